@@ -1,0 +1,335 @@
+//! Leases and their metadata.
+//!
+//! One concrete [`RateLimitLease`] type serves every limiter. The common cases (a success, a failure
+//! with a retry-after or a reason phrase, a concurrency lease holding permits) are stored inline, so
+//! building, moving and dropping them never allocates; rare cases (custom metadata, combined leases of
+//! a chain, user-supplied release hooks) live behind one boxed extension.
+
+use std::any::Any;
+use std::fmt;
+use std::marker::PhantomData;
+use std::ptr::NonNull;
+use std::time::Duration;
+
+/// The name of a metadata value a lease may carry, typed by the value it names.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use tollgate::MetadataName;
+///
+/// assert_eq!(MetadataName::RETRY_AFTER.name(), "RETRY_AFTER");
+/// const COST: MetadataName<u32> = MetadataName::new("COST");
+/// assert_eq!(COST.to_string(), "COST");
+/// ```
+pub struct MetadataName<T> {
+    name: &'static str,
+    _value: PhantomData<fn() -> T>,
+}
+
+impl MetadataName<Duration> {
+    /// How long to wait before retrying; carried by failed leases of time-based limiters.
+    pub const RETRY_AFTER: MetadataName<Duration> = MetadataName::new(RETRY_AFTER);
+}
+
+impl MetadataName<String> {
+    /// Why a request failed; carried by the concurrency limiter's queue-full lease.
+    pub const REASON_PHRASE: MetadataName<String> = MetadataName::new(REASON_PHRASE);
+}
+
+impl<T> MetadataName<T> {
+    /// Creates a metadata name.
+    pub const fn new(name: &'static str) -> Self {
+        Self { name, _value: PhantomData }
+    }
+
+    /// The name as a string.
+    pub const fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+impl<T> Clone for MetadataName<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for MetadataName<T> {}
+impl<T> PartialEq for MetadataName<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+impl<T> Eq for MetadataName<T> {}
+impl<T> std::hash::Hash for MetadataName<T> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name.hash(state)
+    }
+}
+impl<T> fmt::Debug for MetadataName<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MetadataName({:?})", self.name)
+    }
+}
+impl<T> fmt::Display for MetadataName<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+pub(crate) const RETRY_AFTER: &str = "RETRY_AFTER";
+pub(crate) const REASON_PHRASE: &str = "REASON_PHRASE";
+/// The reason phrase of the concurrency limiter's queue-full lease (.NET's text).
+pub(crate) const QUEUE_LIMIT_REACHED: &str = "Queue limit reached";
+
+/// Which fixed set of metadata names a lease lists (lists are the same on success and failure).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Names {
+    None,
+    RetryAfter,
+    ReasonPhrase,
+}
+
+impl Names {
+    fn as_slice(self) -> &'static [&'static str] {
+        match self {
+            Names::None => &[],
+            Names::RetryAfter => &[RETRY_AFTER],
+            Names::ReasonPhrase => &[REASON_PHRASE],
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Value {
+    None,
+    RetryAfter(Duration),
+    Reason(&'static str),
+}
+
+/// Gives permits back to the limiter that granted them.
+///
+/// `release(target, permits)` is called exactly once, when the lease is dropped.
+pub(crate) struct PermitRelease {
+    pub(crate) release: unsafe fn(NonNull<()>, u32),
+    pub(crate) target: NonNull<()>,
+    pub(crate) permits: u32,
+}
+
+enum Release {
+    None,
+    Permits(PermitRelease),
+}
+
+struct Extra {
+    names: Vec<&'static str>,
+    values: Vec<(&'static str, Box<dyn Any + Send + Sync>)>,
+    inner: Vec<RateLimitLease>,
+    on_release: Option<Box<dyn FnOnce() + Send + Sync>>,
+}
+
+/// The outcome of an acquisition: acquired or not, with metadata, holding whatever it was granted.
+///
+/// Dropping an acquired concurrency lease returns its permits, exactly once. Dropping any other lease
+/// returns nothing (tokens and window permits are spent when taken, as in .NET).
+///
+/// # Examples
+///
+/// ```
+/// use tollgate::{ConcurrencyLimiter, ConcurrencyLimiterOptions, RateLimiter};
+///
+/// let limiter = ConcurrencyLimiter::new(ConcurrencyLimiterOptions {
+///     permit_limit: 1,
+///     ..Default::default()
+/// })
+/// .unwrap();
+/// let lease = limiter.attempt_acquire(1).unwrap();
+/// assert!(lease.is_acquired());
+/// assert!(!limiter.attempt_acquire(1).unwrap().is_acquired());
+/// drop(lease); // the permit goes back
+/// assert!(limiter.attempt_acquire(1).unwrap().is_acquired());
+/// ```
+#[must_use = "dropping a lease releases what it holds at once"]
+pub struct RateLimitLease {
+    release: Release,
+    value: Value,
+    names: Names,
+    acquired: bool,
+    extra: Option<Box<Extra>>,
+}
+
+// SAFETY: the only non-Send/Sync field is `PermitRelease::target`, a pointer to a limiter's shared
+// state, which is itself `Send + Sync` and is kept alive by the permits this lease holds (each
+// limiter documents that protocol). The pointer is only used once, by `drop`, which needs `&mut self`.
+unsafe impl Send for RateLimitLease {}
+// SAFETY: `&RateLimitLease` only reads plain data; the release pointer is not reachable through `&`.
+unsafe impl Sync for RateLimitLease {}
+
+impl RateLimitLease {
+    #[inline]
+    pub(crate) const fn new(acquired: bool, names: Names) -> Self {
+        Self { release: Release::None, value: Value::None, names, acquired, extra: None }
+    }
+
+    #[inline]
+    pub(crate) fn with_permit_release(mut self, release: PermitRelease) -> Self {
+        self.release = Release::Permits(release);
+        self
+    }
+
+    /// A successful lease with no metadata and nothing to release (for custom limiters).
+    pub fn success() -> Self {
+        Self::new(true, Names::None)
+    }
+
+    /// A failed lease with no metadata (for custom limiters).
+    pub fn failure() -> Self {
+        Self::new(false, Names::None)
+    }
+
+    /// Attaches a `RETRY_AFTER` value and lists the name.
+    pub fn with_retry_after(mut self, retry_after: Duration) -> Self {
+        self.value = Value::RetryAfter(retry_after);
+        if self.names == Names::None {
+            self.names = Names::RetryAfter;
+        }
+        self
+    }
+
+    /// Attaches a `REASON_PHRASE` value and lists the name.
+    pub fn with_reason_phrase(mut self, reason: &'static str) -> Self {
+        self.value = Value::Reason(reason);
+        if self.names == Names::None {
+            self.names = Names::ReasonPhrase;
+        }
+        self
+    }
+
+    fn extra_mut(&mut self) -> &mut Extra {
+        self.extra.get_or_insert_with(|| {
+            Box::new(Extra { names: Vec::new(), values: Vec::new(), inner: Vec::new(), on_release: None })
+        })
+    }
+
+    /// Attaches a custom metadata value (for custom limiters) and lists its name.
+    pub fn with_metadata<T: Clone + Send + Sync + 'static>(mut self, name: &MetadataName<T>, value: T) -> Self {
+        let extra = self.extra_mut();
+        if !extra.names.contains(&name.name) {
+            extra.names.push(name.name);
+        }
+        extra.values.push((name.name, Box::new(value)));
+        self
+    }
+
+    /// Lists a metadata name without a value (as .NET leases list their names even on success).
+    pub fn with_metadata_name(mut self, name: &'static str) -> Self {
+        let extra = self.extra_mut();
+        if !extra.names.contains(&name) {
+            extra.names.push(name);
+        }
+        self
+    }
+
+    /// Runs `f` once when the lease is dropped (for custom limiters that hand out resources).
+    pub fn on_release(mut self, f: impl FnOnce() + Send + Sync + 'static) -> Self {
+        self.extra_mut().on_release = Some(Box::new(f));
+        self
+    }
+
+    /// Whether the permits were acquired.
+    #[inline]
+    pub fn is_acquired(&self) -> bool {
+        self.acquired
+    }
+
+    /// How long to wait before retrying, when the limiter could tell.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.get(&MetadataName::RETRY_AFTER)
+    }
+
+    /// Why the request failed, when the limiter said.
+    pub fn reason_phrase(&self) -> Option<&str> {
+        match self.value {
+            Value::Reason(r) => Some(r),
+            _ => self.extra.as_ref().and_then(|e| {
+                e.values
+                    .iter()
+                    .find(|(n, _)| *n == REASON_PHRASE)
+                    .and_then(|(_, v)| v.downcast_ref::<String>().map(String::as_str))
+                    .or_else(|| e.inner.iter().find_map(|l| l.reason_phrase()))
+            }),
+        }
+    }
+
+    /// The names of the metadata this lease may carry (listed even when no value is present).
+    pub fn metadata_names(&self) -> impl Iterator<Item = &str> + '_ {
+        let fixed = self.names.as_slice().iter().copied();
+        let extra = self.extra.iter().flat_map(|e| e.names.iter().copied());
+        fixed.chain(extra.filter(move |n| !self.names.as_slice().contains(n)))
+    }
+
+    /// The value stored under `name`, if any.
+    pub fn get<T: Clone + 'static>(&self, name: &MetadataName<T>) -> Option<T> {
+        match (self.value, name.name) {
+            (Value::RetryAfter(d), RETRY_AFTER) => {
+                if let Some(found) = (&d as &dyn Any).downcast_ref::<T>() {
+                    return Some(found.clone());
+                }
+            }
+            (Value::Reason(r), REASON_PHRASE) => {
+                if let Some(found) = (&r as &dyn Any).downcast_ref::<T>() {
+                    return Some(found.clone());
+                }
+                if let Some(found) = (&r.to_string() as &dyn Any).downcast_ref::<T>() {
+                    return Some(found.clone());
+                }
+            }
+            _ => {}
+        }
+        let extra = self.extra.as_ref()?;
+        extra
+            .values
+            .iter()
+            .find(|(n, _)| *n == name.name)
+            .and_then(|(_, v)| v.downcast_ref::<T>().cloned())
+            .or_else(|| extra.inner.iter().find_map(|l| l.get(name)))
+    }
+}
+
+impl Drop for RateLimitLease {
+    #[inline]
+    fn drop(&mut self) {
+        if let Release::Permits(p) = std::mem::replace(&mut self.release, Release::None) {
+            // SAFETY: `PermitRelease` values are built only by limiters, which promise that
+            // `target` stays valid until `release` has been called once for these permits.
+            unsafe { (p.release)(p.target, p.permits) };
+        }
+        if let Some(extra) = self.extra.as_mut() {
+            // Inner leases (a chain's) are released in reverse order, as in .NET.
+            while let Some(inner) = extra.inner.pop() {
+                drop(inner);
+            }
+            if let Some(f) = extra.on_release.take() {
+                f();
+            }
+        }
+    }
+}
+
+impl fmt::Debug for RateLimitLease {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("RateLimitLease");
+        d.field("acquired", &self.acquired);
+        if let Some(r) = self.retry_after() {
+            d.field("retry_after", &r);
+        }
+        if let Some(r) = self.reason_phrase() {
+            d.field("reason_phrase", &r);
+        }
+        if let Release::Permits(p) = &self.release {
+            d.field("permits", &p.permits);
+        }
+        d.finish()
+    }
+}

@@ -1,0 +1,61 @@
+//! # tollgate
+//!
+//! Lock-free rate limiters with the feature set of .NET's `System.Threading.RateLimiting`: leases
+//! with metadata, queues served oldest- or newest-first with .NET's limits and eviction, statistics,
+//! idle durations and disposal — callable from async tasks ([`RateLimiter::acquire`], cancel-safe),
+//! from plain threads ([`RateLimiter::blocking_acquire`]) and without waiting
+//! ([`RateLimiter::attempt_acquire`]).
+//!
+//! The fast path of every limiter is one compare-and-swap on one cache-padded atomic word; only
+//! requests that must wait reach the lock-free waiter queue.
+//!
+//! ## Choosing a limiter
+//!
+//! | limiter | limits | permits come back |
+//! |---|---|---|
+//! | [`ConcurrencyLimiter`] | permits held at once | when the lease is dropped |
+//!
+//! ## Quick start
+//!
+//! ```
+//! use tollgate::{ConcurrencyLimiter, ConcurrencyLimiterOptions, RateLimiter};
+//!
+//! let limiter = ConcurrencyLimiter::new(ConcurrencyLimiterOptions {
+//!     permit_limit: 4,
+//!     queue_limit: 16,
+//!     ..Default::default()
+//! })?;
+//! let lease = limiter.attempt_acquire(1)?;
+//! if lease.is_acquired() {
+//!     // ... do the limited work while `lease` is alive ...
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Deliberate differences from .NET
+//!
+//! 1. Cancellation is dropping the future: there is no cancellation-token parameter.
+//! 2. Permit counts are `u32` (negative counts cannot be expressed); statistics are `u64`.
+//! 3. Statistics stay readable after dispose.
+//! 4. A cancelled or evicted waiter never stalls the queue: when a queued request goes away the queue
+//!    is processed again at once.
+
+#![warn(missing_docs)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
+mod clock;
+mod concurrency;
+mod error;
+mod lease;
+mod limiter;
+mod stats;
+mod sync;
+mod wait;
+
+pub use clock::{Clock, DefaultClock, ManualClock, ManualSleep, TscClock};
+pub use concurrency::{ConcurrencyLimiter, ConcurrencyLimiterOptions};
+pub use error::{AcquireError, OptionsError};
+pub use lease::{MetadataName, RateLimitLease};
+pub use limiter::{QueueProcessingOrder, RateLimiter, ReplenishingRateLimiter};
+pub use stats::RateLimiterStatistics;
+pub use wait::Acquire;

@@ -1,0 +1,100 @@
+//! The limiter traits.
+
+use std::time::Duration;
+
+use crate::{AcquireError, RateLimitLease, RateLimiterStatistics, wait::Acquire};
+
+/// Which queued request is served first.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum QueueProcessingOrder {
+    /// FIFO: the oldest queued request is served first; while anything is queued, new requests
+    /// queue behind it (they cannot take permits past it).
+    #[default]
+    OldestFirst,
+    /// LIFO: the newest queued request is served first; new requests may take free permits at once
+    /// even when older ones wait, and a full queue evicts its oldest requests to make room.
+    NewestFirst,
+}
+
+/// A rate limiter: hands out leases for permits.
+///
+/// Object-safe: `Arc<dyn RateLimiter>` works. Every built-in limiter is `Send + Sync`.
+pub trait RateLimiter: Send + Sync {
+    /// Tries to acquire `permits` without waiting.
+    ///
+    /// Returns `Ok(lease)` whether or not the permits were acquired: check
+    /// [`RateLimitLease::is_acquired`]. Zero permits probe the limiter: acquired iff something is
+    /// available, whatever the queue holds.
+    ///
+    /// # Errors
+    ///
+    /// [`AcquireError::PermitLimitExceeded`] if `permits` exceeds the limiter's limit (checked
+    /// first), [`AcquireError::Disposed`] after [`dispose`](RateLimiter::dispose).
+    fn attempt_acquire(&self, permits: u32) -> Result<RateLimitLease, AcquireError>;
+
+    /// Acquires `permits`, waiting in the queue if they are not available now.
+    ///
+    /// The request joins the queue when the future is first polled. It fails at once (a lease that
+    /// is not acquired) when the queue is full; queued requests may also fail later when evicted
+    /// (NewestFirst) or when the limiter is disposed.
+    ///
+    /// # Errors
+    ///
+    /// As for [`attempt_acquire`](RateLimiter::attempt_acquire).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: dropping the future withdraws the request and restores the queued count at once.
+    fn acquire(&self, permits: u32) -> Acquire<'_>;
+
+    /// Like [`acquire`](RateLimiter::acquire), parking the calling thread while it waits.
+    ///
+    /// For plain threads; calling it from an async task blocks that task's worker thread.
+    ///
+    /// # Errors
+    ///
+    /// As for [`attempt_acquire`](RateLimiter::attempt_acquire).
+    fn blocking_acquire(&self, permits: u32) -> Result<RateLimitLease, AcquireError>;
+
+    /// A snapshot of the limiter's counters (`Some` for every built-in limiter, also after dispose).
+    fn statistics(&self) -> Option<RateLimiterStatistics>;
+
+    /// How long the limiter has been idle (everything available, nothing queued); `None` while in use.
+    fn idle_duration(&self) -> Option<Duration>;
+
+    /// Disposes the limiter: queued requests complete with leases that are not acquired (not
+    /// counted as failures), later acquisitions fail with [`AcquireError::Disposed`]. Idempotent.
+    fn dispose(&self);
+}
+
+/// A limiter whose permits come back with time.
+pub trait ReplenishingRateLimiter: RateLimiter {
+    /// Replenishes now if the limiter is in manual mode (.NET's `TryReplenish` rules); returns
+    /// false and does nothing in automatic mode.
+    fn try_replenish(&self) -> bool;
+    /// Whether permits come back by themselves (lazily, from the clock).
+    fn is_auto_replenishing(&self) -> bool;
+    /// The replenishment period (token period, window, or sliding-window segment).
+    fn replenishment_period(&self) -> Duration;
+}
+
+impl<L: RateLimiter + ?Sized> RateLimiter for std::sync::Arc<L> {
+    fn attempt_acquire(&self, permits: u32) -> Result<RateLimitLease, AcquireError> {
+        (**self).attempt_acquire(permits)
+    }
+    fn acquire(&self, permits: u32) -> Acquire<'_> {
+        (**self).acquire(permits)
+    }
+    fn blocking_acquire(&self, permits: u32) -> Result<RateLimitLease, AcquireError> {
+        (**self).blocking_acquire(permits)
+    }
+    fn statistics(&self) -> Option<RateLimiterStatistics> {
+        (**self).statistics()
+    }
+    fn idle_duration(&self) -> Option<Duration> {
+        (**self).idle_duration()
+    }
+    fn dispose(&self) {
+        (**self).dispose()
+    }
+}

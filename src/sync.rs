@@ -1,0 +1,85 @@
+//! The synchronisation facade.
+//!
+//! Every atomic, `UnsafeCell`, `Arc`, thread handle and waker slot used by tollgate's concurrent code
+//! comes from here. Normally these are the `std` (and `atomic-waker`) types; under
+//! `RUSTFLAGS="--cfg tollgate_loom"` they are loom's model-checked doubles, so the same protocol code
+//! runs under the model checker (see `loom-tests/`).
+//!
+//! `UnsafeCell` is wrapped so that both worlds share loom's closure-based API (`with` / `with_mut`),
+//! which lets loom check that the drainer's private queue is never touched by two threads at once.
+
+#[cfg(not(tollgate_loom))]
+mod imp {
+    pub(crate) use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
+    pub(crate) use std::sync::{Arc, Mutex};
+    pub(crate) mod thread {
+        pub(crate) use std::thread::{Thread, current, park, park_timeout};
+    }
+
+    /// `std::cell::UnsafeCell` with loom's closure API.
+    #[derive(Debug, Default)]
+    pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+
+    impl<T> UnsafeCell<T> {
+        pub(crate) const fn new(value: T) -> Self {
+            Self(std::cell::UnsafeCell::new(value))
+        }
+
+        /// Runs `f` with a raw mutable pointer to the contents. The caller guarantees exclusivity.
+        #[inline]
+        pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+            f(self.0.get())
+        }
+    }
+}
+
+#[cfg(tollgate_loom)]
+mod imp {
+    pub(crate) use loom::cell::UnsafeCell;
+    pub(crate) use loom::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
+    pub(crate) use loom::sync::{Arc, Mutex};
+    pub(crate) mod thread {
+        pub(crate) use loom::thread::{Thread, current, park};
+
+        /// loom has no timed park; a timed park may always return early, so a plain park is a
+        /// valid (if pessimistic) model: callers re-check their condition in a loop.
+        pub(crate) fn park_timeout(_timeout: std::time::Duration) {
+            loom::thread::yield_now();
+        }
+    }
+}
+
+pub(crate) use imp::*;
+
+/// Pads and aligns a value to the length of a cache line (crossbeam's `CachePadded`).
+pub(crate) use crossbeam_utils::CachePadded;
+
+/// A task's waker slot: `atomic_waker::AtomicWaker` normally, loom's model under `tollgate_loom`.
+#[derive(Default)]
+pub(crate) struct WakerSlot {
+    #[cfg(not(tollgate_loom))]
+    inner: atomic_waker::AtomicWaker,
+    #[cfg(tollgate_loom)]
+    inner: loom::future::AtomicWaker,
+}
+
+impl WakerSlot {
+    pub(crate) fn new() -> Self {
+        Self::default()
+    }
+
+    /// Stores `waker` to be woken by the next [`wake`](Self::wake) (or wakes it at once if a wake
+    /// raced with this call), as `AtomicWaker::register` documents.
+    #[inline]
+    pub(crate) fn register(&self, waker: &std::task::Waker) {
+        #[cfg(not(tollgate_loom))]
+        self.inner.register(waker);
+        #[cfg(tollgate_loom)]
+        self.inner.register_by_ref(waker);
+    }
+
+    #[inline]
+    pub(crate) fn wake(&self) {
+        self.inner.wake();
+    }
+}

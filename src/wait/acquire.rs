@@ -1,0 +1,166 @@
+//! The `Acquire` future and the blocking wait, over any limiter that queues.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use super::node::{WAITING, Wake, Waiter};
+use crate::sync::{Arc, thread};
+use crate::{AcquireError, RateLimitLease};
+
+type AcquireResult = Result<RateLimitLease, AcquireError>;
+
+/// How `begin` ended.
+pub(crate) enum Begin {
+    /// Decided at once (granted, refused, or an error).
+    Done(AcquireResult),
+    /// Queued: wait for the node to leave `WAITING`.
+    Queued(Arc<Waiter>),
+}
+
+/// A limiter that can queue requests (object-safe, so one future type serves every limiter).
+pub(crate) trait AcquireHost: Sync {
+    /// Validates, tries to serve at once, otherwise registers, reserves, pushes and drains.
+    fn begin(&self, permits: u32, wake: Wake) -> Begin;
+    /// Turns a decided node (state `state`, not `WAITING`) into the caller's result.
+    fn finish(&self, node: &Waiter, state: u8) -> AcquireResult;
+    /// The waiting side gives up on a node it has not consumed.
+    fn abandon(&self, node: &Waiter) {
+        let state = node.state();
+        if state == WAITING && self.cancel(node) {
+            return;
+        }
+        // Decided already: a grant becomes a lease that is dropped at once, returning its permits.
+        drop(self.finish(node, node.state()));
+    }
+    /// Cancels a waiting node; true if the cancel won.
+    fn cancel(&self, node: &Waiter) -> bool;
+    /// Called on every poll of a still-waiting node (time-based limiters arm their timers here).
+    fn poll_waiting(&self, _node: &Waiter, _cx: &mut Context<'_>) {}
+    /// Blocks a thread waiting on `node` until it may have been decided.
+    fn park(&self, _node: &Waiter) {
+        thread::park();
+    }
+}
+
+/// The future returned by [`RateLimiter::acquire`](crate::RateLimiter::acquire).
+///
+/// The request joins the limiter's queue when the future is first polled.
+///
+/// # Cancel safety
+///
+/// Dropping the future before it completes withdraws the request: its permits leave the queued count
+/// at once and the queue is processed again. If the request had just been granted, the permits go
+/// straight back to the limiter. Nothing is lost or leaked either way.
+///
+/// # Panics
+///
+/// Polling it again after it returned `Ready` panics, as for any future.
+#[must_use = "futures do nothing unless polled"]
+pub struct Acquire<'a> {
+    state: State<'a>,
+}
+
+enum State<'a> {
+    Start { host: &'a dyn AcquireHost, permits: u32 },
+    Queued { host: &'a dyn AcquireHost, node: Arc<Waiter> },
+    Ready(AcquireResult),
+    Boxed(Pin<Box<dyn Future<Output = AcquireResult> + Send + 'a>>),
+    Done,
+}
+
+impl<'a> Acquire<'a> {
+    /// A future that is ready with `result` (for custom limiters that decide at once).
+    pub fn ready(result: Result<RateLimitLease, AcquireError>) -> Self {
+        Self { state: State::Ready(result) }
+    }
+
+    /// Wraps any future (for custom and composite limiters; allocates once).
+    pub fn from_future(future: impl Future<Output = Result<RateLimitLease, AcquireError>> + Send + 'a) -> Self {
+        Self { state: State::Boxed(Box::pin(future)) }
+    }
+
+    pub(crate) fn queued(host: &'a dyn AcquireHost, permits: u32) -> Self {
+        Self { state: State::Start { host, permits } }
+    }
+}
+
+impl Future for Acquire<'_> {
+    type Output = AcquireResult;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<AcquireResult> {
+        let this = self.get_mut();
+        loop {
+            match &mut this.state {
+                State::Start { host, permits } => match host.begin(*permits, Wake::task()) {
+                    Begin::Done(result) => {
+                        this.state = State::Done;
+                        return Poll::Ready(result);
+                    }
+                    Begin::Queued(node) => this.state = State::Queued { host: *host, node },
+                },
+                State::Queued { host, node } => {
+                    node.register(cx.waker());
+                    // Re-check after registering: a decision made before the registration is seen
+                    // here; one made after it wakes the registered waker.
+                    let state = node.state();
+                    if state == WAITING {
+                        host.poll_waiting(node, cx);
+                        return Poll::Pending;
+                    }
+                    let result = host.finish(node, state);
+                    this.state = State::Done;
+                    return Poll::Ready(result);
+                }
+                State::Ready(_) => {
+                    let State::Ready(result) = std::mem::replace(&mut this.state, State::Done) else {
+                        unreachable!()
+                    };
+                    return Poll::Ready(result);
+                }
+                State::Boxed(future) => {
+                    let result = std::task::ready!(future.as_mut().poll(cx));
+                    this.state = State::Done;
+                    return Poll::Ready(result);
+                }
+                State::Done => panic!("tollgate::Acquire polled after completion"),
+            }
+        }
+    }
+}
+
+impl Drop for Acquire<'_> {
+    fn drop(&mut self) {
+        if let State::Queued { host, node } = &self.state {
+            host.abandon(node);
+        }
+    }
+}
+
+impl fmt::Debug for Acquire<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match &self.state {
+            State::Start { .. } => "not started",
+            State::Queued { .. } => "queued",
+            State::Ready(_) => "ready",
+            State::Boxed(_) => "custom",
+            State::Done => "done",
+        };
+        f.debug_struct("Acquire").field("state", &state).finish()
+    }
+}
+
+/// The blocking counterpart of [`Acquire`]: parks the calling thread while queued.
+pub(crate) fn block_on(host: &dyn AcquireHost, permits: u32) -> AcquireResult {
+    match host.begin(permits, Wake::this_thread()) {
+        Begin::Done(result) => result,
+        Begin::Queued(node) => loop {
+            let state = node.state();
+            if state != WAITING {
+                return host.finish(&node, state);
+            }
+            host.park(&node);
+        },
+    }
+}
