@@ -83,3 +83,38 @@ impl WakerSlot {
         self.inner.wake();
     }
 }
+
+/// The waiter inbox: `crossbeam_queue::SegQueue` normally. Under loom, SegQueue's own std atomics
+/// are invisible to the model checker (it would not see the push happen-before the pop), so the
+/// model uses a loom mutex around a `VecDeque`: a linearizable MPMC queue, which is exactly what
+/// SegQueue is trusted to be.
+pub(crate) struct Inbox<T> {
+    #[cfg(not(tollgate_loom))]
+    queue: crossbeam_queue::SegQueue<T>,
+    #[cfg(tollgate_loom)]
+    queue: Mutex<std::collections::VecDeque<T>>,
+}
+
+impl<T> Inbox<T> {
+    pub(crate) fn new() -> Self {
+        #[cfg(not(tollgate_loom))]
+        let queue = crossbeam_queue::SegQueue::new();
+        #[cfg(tollgate_loom)]
+        let queue = Mutex::new(std::collections::VecDeque::new());
+        Self { queue }
+    }
+
+    pub(crate) fn push(&self, value: T) {
+        #[cfg(not(tollgate_loom))]
+        self.queue.push(value);
+        #[cfg(tollgate_loom)]
+        self.queue.lock().unwrap().push_back(value);
+    }
+
+    pub(crate) fn pop(&self) -> Option<T> {
+        #[cfg(not(tollgate_loom))]
+        return self.queue.pop();
+        #[cfg(tollgate_loom)]
+        return self.queue.lock().unwrap().pop_front();
+    }
+}

@@ -43,7 +43,7 @@ use std::time::Duration;
 use self::state::{Decision, Exit};
 use crate::lease::{Names, PermitRelease, QUEUE_LIMIT_REACHED};
 use crate::sync::{Arc, AtomicU64, CachePadded, Ordering};
-use crate::wait::{self, Acquire, AcquireHost, Begin, GRANTED, QueueHost, Reserve, WaitQueue, Wake, Waiter};
+use crate::wait::{self, Acquire, AcquireHost, Begin, GRANTED, QueueHost, Reserve, WaitQueue, Waiter, Wake};
 use crate::{
     AcquireError, Clock, DefaultClock, OptionsError, QueueProcessingOrder, RateLimitLease, RateLimiter,
     RateLimiterStatistics,
@@ -380,10 +380,14 @@ unsafe fn release_permits<C: Clock>(target: NonNull<()>, permits: u32) {
 }
 
 impl<C: Clock> QueueHost for Shared<C> {
-    fn try_take_for_waiter(&self, permits: u32) -> bool {
+    fn try_take_for_waiter(&self, permits: u32, pass_had_permits: bool) -> bool {
         // ORDERING: AcqRel: Acquire takes the permits' history (as in `attempt`); Release orders
         // this grant before the node's GRANTED store that the waiter reads.
-        self.update(Ordering::AcqRel, |word| state::take_for_waiter(word, permits)).is_ok()
+        self.update(Ordering::AcqRel, |word| state::take_for_waiter(word, permits, pass_had_permits)).is_ok()
+    }
+
+    fn has_available(&self) -> bool {
+        state::available(self.load()) > 0
     }
 
     fn give_back(&self, permits: u32) {
@@ -413,7 +417,10 @@ impl<C: Clock> QueueHost for Shared<C> {
 impl<C: Clock> AcquireHost for Shared<C> {
     fn begin(&self, permits: u32, wake: Wake) -> Begin {
         if permits > self.permit_limit {
-            return Begin::Done(Err(AcquireError::PermitLimitExceeded { requested: permits, limit: self.permit_limit }));
+            return Begin::Done(Err(AcquireError::PermitLimitExceeded {
+                requested: permits,
+                limit: self.permit_limit,
+            }));
         }
         let mut word = self.load();
         loop {

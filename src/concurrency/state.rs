@@ -94,12 +94,14 @@ pub(crate) const fn unregister(word: u64, count: u64) -> u64 {
     word - count * WAITER_ONE
 }
 
-/// Takes `permits` for the next-in-line waiter and unregisters it; `None` if they do not fit
-/// (zero permits fit iff something is available, as .NET grants them only on a release).
+/// Takes `permits` for the next-in-line waiter and unregisters it; `None` if they do not fit.
+/// Zero permits fit when the drain pass began with something available (`pass_had_permits`; .NET
+/// runs a pass only after permits came back, and a pass grants a zero-permit request it reaches
+/// even if the requests before it took everything), else iff something is available now.
 #[inline]
-pub(crate) const fn take_for_waiter(word: u64, permits: u32) -> Option<u64> {
+pub(crate) const fn take_for_waiter(word: u64, permits: u32, pass_had_permits: bool) -> Option<u64> {
     let available = available(word);
-    let fits = if permits == 0 { available > 0 } else { available >= permits };
+    let fits = if permits == 0 { available > 0 || pass_had_permits } else { available >= permits };
     if fits { Some(unregister(word, 1) - permits as u64) } else { None }
 }
 
@@ -194,8 +196,9 @@ mod tests {
     fn zero_permits_need_something_available() {
         assert_eq!(decide(pack(0, 0, 0), 0, false), Decision::Refuse);
         assert_eq!(decide(pack(1, 5, 0), 0, false), Decision::Take(pack(1, 5, 0)));
-        assert_eq!(take_for_waiter(pack(0, 1, 0), 0), None);
-        assert_eq!(take_for_waiter(pack(1, 1, 0), 0), Some(pack(1, 0, 0)));
+        assert_eq!(take_for_waiter(pack(0, 1, 0), 0, false), None);
+        assert_eq!(take_for_waiter(pack(0, 1, 0), 0, true), Some(pack(0, 0, 0)));
+        assert_eq!(take_for_waiter(pack(1, 1, 0), 0, false), Some(pack(1, 0, 0)));
     }
 
     #[test]

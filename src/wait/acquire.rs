@@ -5,7 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use super::node::{WAITING, Wake, Waiter};
+use super::node::{WAITING, Waiter, Wake};
 use crate::sync::{Arc, thread};
 use crate::{AcquireError, RateLimitLease};
 
@@ -114,9 +114,7 @@ impl Future for Acquire<'_> {
                     return Poll::Ready(result);
                 }
                 State::Ready(_) => {
-                    let State::Ready(result) = std::mem::replace(&mut this.state, State::Done) else {
-                        unreachable!()
-                    };
+                    let State::Ready(result) = std::mem::replace(&mut this.state, State::Done) else { unreachable!() };
                     return Poll::Ready(result);
                 }
                 State::Boxed(future) => {

@@ -57,5 +57,5 @@ mod queue;
 
 pub use acquire::Acquire;
 pub(crate) use acquire::{AcquireHost, Begin, block_on};
-pub(crate) use node::{GRANTED, Wake, Waiter};
+pub(crate) use node::{GRANTED, Waiter, Wake};
 pub(crate) use queue::{QueueHost, Reserve, WaitQueue};

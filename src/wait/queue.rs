@@ -3,19 +3,21 @@
 
 use std::collections::VecDeque;
 
-use crossbeam_queue::SegQueue;
-
 use super::node::{CANCELLED, DISPOSED, EVICTED, GRANTED, WAITING, Waiter};
 use crate::QueueProcessingOrder;
-use crate::sync::{Arc, AtomicU64, AtomicUsize, Ordering, UnsafeCell};
+use crate::sync::{Arc, AtomicU64, AtomicUsize, Inbox, Ordering, UnsafeCell};
 
 /// What a limiter provides to the drain loop. All methods are called by the drainer only, while it
 /// holds the drainer role (which the host keeps in its own state word).
 pub(crate) trait QueueHost {
-    /// Takes `permits` for the next-in-line waiter (for 0: succeeds iff something is available)
-    /// and removes one waiter from the host's waiter count, in one atomic step; false when the
-    /// request does not fit now (head-of-line blocking stops the pass).
-    fn try_take_for_waiter(&self, permits: u32) -> bool;
+    /// Takes `permits` for the next-in-line waiter and removes one waiter from the host's waiter
+    /// count, in one atomic step; false when the request does not fit now (head-of-line blocking
+    /// stops the pass). Zero permits always fit when `pass_had_permits` (something was available
+    /// when the pass began, as in .NET, whose passes run only after permits came back), and
+    /// otherwise fit iff something is available now.
+    fn try_take_for_waiter(&self, permits: u32, pass_had_permits: bool) -> bool;
+    /// Whether any permit is available now.
+    fn has_available(&self) -> bool;
     /// Gives back permits taken by `try_take_for_waiter` for a waiter that was cancelled in between.
     fn give_back(&self, permits: u32);
     /// Removes `count` waiters (cancelled, evicted or disposed nodes) from the host's waiter count.
@@ -40,7 +42,7 @@ pub(crate) enum Reserve {
 /// The lock-free waiter queue shared by every limiter.
 pub(crate) struct WaitQueue {
     /// Newly queued nodes, in arrival order. Anyone may push; only the drainer pops.
-    inbox: SegQueue<Arc<Waiter>>,
+    inbox: Inbox<Arc<Waiter>>,
     /// The drainer's private queue, oldest at the front. Touched only under the drainer role.
     deque: UnsafeCell<VecDeque<Arc<Waiter>>>,
     /// Sum of the permits of queued, undecided requests (.NET's `queueCount`).
@@ -60,7 +62,7 @@ unsafe impl Sync for WaitQueue {}
 impl WaitQueue {
     pub(crate) fn new(order: QueueProcessingOrder, queue_limit: u32) -> Self {
         Self {
-            inbox: SegQueue::new(),
+            inbox: Inbox::new(),
             deque: UnsafeCell::new(VecDeque::new()),
             queued_permits: AtomicU64::new(0),
             cancelled: AtomicUsize::new(0),
@@ -177,6 +179,7 @@ impl WaitQueue {
 
     /// Grants from the head (OldestFirst) or tail (NewestFirst) until a request does not fit.
     fn grant<H: QueueHost>(&self, deque: &mut VecDeque<Arc<Waiter>>, host: &H) {
+        let pass_had_permits = host.has_available();
         while let Some(node) = self.next(deque) {
             if node.state() != WAITING {
                 // Cancelled: drop the placeholder.
@@ -185,7 +188,7 @@ impl WaitQueue {
                 host.unregister(1);
                 continue;
             }
-            if !host.try_take_for_waiter(node.permits()) {
+            if !host.try_take_for_waiter(node.permits(), pass_had_permits) {
                 break;
             }
             self.pop_next(deque);
@@ -252,4 +255,3 @@ impl WaitQueue {
         }
     }
 }
-

@@ -1,0 +1,321 @@
+//! The workload layer shared by the bench files (STYLE habit 11).
+//!
+//! Every contender implements [`Contender`], and every workload below is written once, generic over
+//! it, so tollgate and its rivals run the identical code: only the `impl Contender` blocks differ,
+//! and they are one-line adapters over each crate's public API.
+//!
+//! The contenders:
+//! * `tollgate::ConcurrencyLimiter` (default clock, OldestFirst queue),
+//! * `tokio::sync::Semaphore`,
+//! * [`MutexSemaphore`], a deliberately plain FIFO async semaphore, `Mutex<(permits, VecDeque)>`,
+//!   the baseline a lock-free queue has to beat (ARCHITECTURE.md, "The waiter queue").
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Barrier, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use tollgate::{ConcurrencyLimiter, ConcurrencyLimiterOptions, RateLimitLease, RateLimiter};
+
+/// Queue room given to tollgate so that no waiter of the async workload is ever refused.
+const TOLLGATE_QUEUE_LIMIT: u32 = 1 << 16;
+
+/// A counting semaphore under test: one permit per acquisition.
+pub trait Contender: Send + Sync + Sized + 'static {
+    /// The name criterion and iai-callgrind report.
+    const NAME: &'static str;
+    /// What a successful acquisition holds; dropping it returns the permit.
+    type Permit<'a>: Send
+    where
+        Self: 'a;
+
+    /// A contender with `permits` permits and room for any number of async waiters.
+    fn with_permits(permits: u32) -> Self;
+    /// Takes one permit if one is free now, without waiting.
+    fn try_acquire(&self) -> Option<Self::Permit<'_>>;
+    /// Takes one permit, waiting in FIFO order behind earlier waiters.
+    fn acquire(&self) -> impl Future<Output = Self::Permit<'_>> + Send;
+}
+
+impl Contender for ConcurrencyLimiter {
+    const NAME: &'static str = "tollgate";
+    type Permit<'a> = RateLimitLease;
+
+    fn with_permits(permits: u32) -> Self {
+        ConcurrencyLimiter::new(ConcurrencyLimiterOptions {
+            permit_limit: permits,
+            queue_limit: TOLLGATE_QUEUE_LIMIT,
+            ..Default::default()
+        })
+        .expect("valid options")
+    }
+
+    #[inline]
+    fn try_acquire(&self) -> Option<RateLimitLease> {
+        self.attempt_acquire(1).ok().filter(RateLimitLease::is_acquired)
+    }
+
+    async fn acquire(&self) -> RateLimitLease {
+        let lease = RateLimiter::acquire(self, 1).await.expect("limiter is open");
+        assert!(lease.is_acquired(), "the queue never fills in these workloads");
+        lease
+    }
+}
+
+impl Contender for tokio::sync::Semaphore {
+    const NAME: &'static str = "tokio";
+    type Permit<'a> = tokio::sync::SemaphorePermit<'a>;
+
+    fn with_permits(permits: u32) -> Self {
+        tokio::sync::Semaphore::new(permits as usize)
+    }
+
+    #[inline]
+    fn try_acquire(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        tokio::sync::Semaphore::try_acquire(self).ok()
+    }
+
+    async fn acquire(&self) -> tokio::sync::SemaphorePermit<'_> {
+        tokio::sync::Semaphore::acquire(self).await.expect("semaphore is open")
+    }
+}
+
+impl Contender for MutexSemaphore {
+    const NAME: &'static str = "mutex_vecdeque";
+    type Permit<'a> = MutexPermit<'a>;
+
+    fn with_permits(permits: u32) -> Self {
+        MutexSemaphore::new(permits as usize)
+    }
+
+    #[inline]
+    fn try_acquire(&self) -> Option<MutexPermit<'_>> {
+        MutexSemaphore::try_acquire(self)
+    }
+
+    async fn acquire(&self) -> MutexPermit<'_> {
+        MutexSemaphore::acquire(self).await
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Workloads
+// ---------------------------------------------------------------------------------------------
+
+/// One non-waiting attempt; the permit (if any) is dropped before returning.
+#[inline]
+pub fn try_acquire_drop<C: Contender>(contender: &C) {
+    drop(black_box(contender.try_acquire()));
+}
+
+/// A contender with `permits` permits, one of which is held forever (leaked): with 1 permit every
+/// attempt is refused; with more, the contender is never idle (never has every permit back).
+pub fn one_held<C: Contender>(permits: u32) -> C {
+    let contender = C::with_permits(permits);
+    std::mem::forget(contender.try_acquire().expect("a fresh contender has a permit"));
+    contender
+}
+
+/// A contender whose only permit is held forever, so every attempt is refused.
+pub fn exhausted<C: Contender>() -> C {
+    one_held(1)
+}
+
+/// `threads` threads each run `iters` [`try_acquire_drop`]s on one shared contender; returns the
+/// wall time from the common start (a barrier, after the threads are spawned) to the last join.
+///
+/// Since every thread runs the whole `iters`, `elapsed / iters` is the time per op per thread.
+pub fn hammer<C: Contender>(contender: &C, threads: usize, iters: u64) -> Duration {
+    let barrier = Barrier::new(threads + 1);
+    thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    barrier.wait();
+                    for _ in 0..iters {
+                        try_acquire_drop(contender);
+                    }
+                })
+            })
+            .collect();
+        barrier.wait();
+        let start = Instant::now();
+        for worker in workers {
+            worker.join().expect("bench thread panicked");
+        }
+        start.elapsed()
+    })
+}
+
+/// `tasks` tasks share the contender; each acquires a permit `rounds` times, yields once while
+/// holding it (so other tasks queue up behind it), then drops it. Must run inside a tokio runtime.
+pub async fn handoff<C: Contender>(contender: &Arc<C>, tasks: usize, rounds: usize) {
+    let handles: Vec<_> = (0..tasks)
+        .map(|_| {
+            let contender = Arc::clone(contender);
+            tokio::spawn(async move {
+                for _ in 0..rounds {
+                    let permit = contender.acquire().await;
+                    tokio::task::yield_now().await;
+                    drop(permit);
+                }
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.await.expect("bench task panicked");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The baseline: a FIFO async semaphore behind one std Mutex
+// ---------------------------------------------------------------------------------------------
+
+/// A FIFO async semaphore: `Mutex<(available permits, VecDeque<waiter>)>`.
+///
+/// A releaser hands its permit directly to the oldest waiter (sets the waiter's flag and wakes it,
+/// the permit never becomes "available"), so a newcomer cannot overtake the queue. A dropped,
+/// still-waiting future removes itself; a dropped future that had been granted gives the permit on.
+pub struct MutexSemaphore {
+    state: Mutex<MutexState>,
+}
+
+struct MutexState {
+    available: usize,
+    waiters: VecDeque<QueuedWaiter>,
+}
+
+struct QueuedWaiter {
+    /// Set (under the mutex) when a permit is handed to this waiter.
+    granted: Arc<AtomicBool>,
+    waker: Waker,
+}
+
+impl MutexSemaphore {
+    /// A semaphore with `permits` available permits.
+    pub fn new(permits: usize) -> Self {
+        Self { state: Mutex::new(MutexState { available: permits, waiters: VecDeque::new() }) }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, MutexState> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Takes a permit if one is free and nobody waits.
+    pub fn try_acquire(&self) -> Option<MutexPermit<'_>> {
+        let mut state = self.lock();
+        if state.available > 0 && state.waiters.is_empty() {
+            state.available -= 1;
+            Some(MutexPermit { semaphore: self })
+        } else {
+            None
+        }
+    }
+
+    /// Takes a permit, waiting in FIFO order.
+    pub fn acquire(&self) -> MutexAcquire<'_> {
+        MutexAcquire { semaphore: self, granted: None, done: false }
+    }
+
+    /// Returns one permit: to the oldest waiter if there is one, else to the pool.
+    fn release(&self) {
+        let mut state = self.lock();
+        match state.waiters.pop_front() {
+            Some(waiter) => {
+                // ORDERING: Release pairs with the waiter's Acquire load, publishing the holder's
+                // writes; the mutex orders it too.
+                waiter.granted.store(true, Ordering::Release);
+                drop(state);
+                waiter.waker.wake();
+            }
+            None => state.available += 1,
+        }
+    }
+}
+
+/// A permit of [`MutexSemaphore`]; dropping it releases the permit.
+pub struct MutexPermit<'a> {
+    semaphore: &'a MutexSemaphore,
+}
+
+impl Drop for MutexPermit<'_> {
+    fn drop(&mut self) {
+        self.semaphore.release();
+    }
+}
+
+/// The future of [`MutexSemaphore::acquire`].
+pub struct MutexAcquire<'a> {
+    semaphore: &'a MutexSemaphore,
+    /// The flag of this request's queue entry, once queued.
+    granted: Option<Arc<AtomicBool>>,
+    done: bool,
+}
+
+impl<'a> Future for MutexAcquire<'a> {
+    type Output = MutexPermit<'a>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<MutexPermit<'a>> {
+        let this = self.get_mut();
+        assert!(!this.done, "MutexAcquire polled after completion");
+        let semaphore = this.semaphore;
+        if let Some(granted) = &this.granted {
+            // ORDERING: Acquire pairs with the releaser's Release store.
+            if granted.load(Ordering::Acquire) {
+                this.done = true;
+                return Poll::Ready(MutexPermit { semaphore });
+            }
+        }
+        let mut state = semaphore.lock();
+        match &this.granted {
+            None => {
+                if state.available > 0 && state.waiters.is_empty() {
+                    state.available -= 1;
+                    this.done = true;
+                    return Poll::Ready(MutexPermit { semaphore });
+                }
+                let granted = Arc::new(AtomicBool::new(false));
+                state.waiters.push_back(QueuedWaiter { granted: Arc::clone(&granted), waker: cx.waker().clone() });
+                this.granted = Some(granted);
+                Poll::Pending
+            }
+            Some(granted) => {
+                // ORDERING: Relaxed is enough under the mutex that the grant was made under.
+                if granted.load(Ordering::Relaxed) {
+                    this.done = true;
+                    return Poll::Ready(MutexPermit { semaphore });
+                }
+                // Spurious wake-up: refresh the stored waker.
+                if let Some(entry) = state.waiters.iter_mut().find(|entry| Arc::ptr_eq(&entry.granted, granted)) {
+                    entry.waker.clone_from(cx.waker());
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl Drop for MutexAcquire<'_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let Some(granted) = self.granted.take() else {
+            return;
+        };
+        let mut state = self.semaphore.lock();
+        // ORDERING: Relaxed: grants are made under the mutex we hold.
+        if granted.load(Ordering::Relaxed) {
+            // Granted but never observed: pass the permit on.
+            drop(state);
+            self.semaphore.release();
+        } else {
+            state.waiters.retain(|entry| !Arc::ptr_eq(&entry.granted, &granted));
+        }
+    }
+}
