@@ -1,0 +1,102 @@
+//! The fast path allocates nothing: `attempt_acquire` (success and failure), an immediately-ready
+//! `acquire`, and dropping a lease, measured with a counting global allocator.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+use tollgate::{ConcurrencyLimiter, ConcurrencyLimiterOptions, QueueProcessingOrder, RateLimiter};
+
+struct Counting;
+
+thread_local! {
+    // Counts only this thread's allocations, so the test harness's threads do not interfere.
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+// SAFETY: forwards every call to the system allocator unchanged; the counter is thread-local and
+// does not allocate.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.with(|c| c.set(c.get() + 1));
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.with(|c| c.set(c.get() + 1));
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations_during(f: impl FnOnce()) -> u64 {
+    let before = ALLOCATIONS.with(Cell::get);
+    f();
+    ALLOCATIONS.with(Cell::get) - before
+}
+
+fn poll_once<F: Future + Unpin>(future: &mut F) -> Poll<F::Output> {
+    Pin::new(future).poll(&mut Context::from_waker(Waker::noop()))
+}
+
+fn limiter(order: QueueProcessingOrder) -> ConcurrencyLimiter {
+    ConcurrencyLimiter::new(ConcurrencyLimiterOptions { permit_limit: 2, queue_limit: 4, queue_processing_order: order })
+        .unwrap()
+}
+
+#[test]
+fn attempt_acquire_and_lease_drop_allocate_nothing() {
+    for order in [QueueProcessingOrder::OldestFirst, QueueProcessingOrder::NewestFirst] {
+        let limiter = limiter(order);
+        let n = allocations_during(|| {
+            for _ in 0..1000 {
+                let a = limiter.attempt_acquire(1).unwrap();
+                let b = limiter.attempt_acquire(1).unwrap();
+                let refused = limiter.attempt_acquire(1).unwrap();
+                let zero = limiter.attempt_acquire(0).unwrap();
+                assert!(a.is_acquired() && b.is_acquired() && !refused.is_acquired() && !zero.is_acquired());
+                drop((a, b, refused, zero));
+            }
+            let _ = limiter.statistics();
+        });
+        assert_eq!(n, 0, "{order:?}: the fast path allocated");
+    }
+}
+
+#[test]
+fn immediately_ready_acquire_allocates_nothing() {
+    let limiter = limiter(QueueProcessingOrder::OldestFirst);
+    let n = allocations_during(|| {
+        for _ in 0..1000 {
+            let mut future = limiter.acquire(2);
+            let Poll::Ready(Ok(lease)) = poll_once(&mut future) else { panic!("should be ready") };
+            assert!(lease.is_acquired());
+            drop(lease);
+            let mut zero = limiter.acquire(0);
+            assert!(matches!(poll_once(&mut zero), Poll::Ready(Ok(ref l)) if l.is_acquired()));
+        }
+    });
+    assert_eq!(n, 0, "an immediately-ready acquire allocated");
+}
+
+#[test]
+fn the_counter_does_count() {
+    // Guards the test itself: a queued request allocates its waiter node.
+    let limiter = limiter(QueueProcessingOrder::OldestFirst);
+    let held = limiter.attempt_acquire(2).unwrap();
+    let n = allocations_during(|| {
+        let mut future = limiter.acquire(1);
+        assert!(poll_once(&mut future).is_pending());
+    });
+    assert!(n > 0);
+    drop(held);
+}
