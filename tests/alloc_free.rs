@@ -49,8 +49,12 @@ fn poll_once<F: Future + Unpin>(future: &mut F) -> Poll<F::Output> {
 }
 
 fn limiter(order: QueueProcessingOrder) -> ConcurrencyLimiter {
-    ConcurrencyLimiter::new(ConcurrencyLimiterOptions { permit_limit: 2, queue_limit: 4, queue_processing_order: order })
-        .unwrap()
+    ConcurrencyLimiter::new(ConcurrencyLimiterOptions {
+        permit_limit: 2,
+        queue_limit: 4,
+        queue_processing_order: order,
+    })
+    .unwrap()
 }
 
 #[test]

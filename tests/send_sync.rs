@@ -29,9 +29,8 @@ fn public_types_are_send_and_sync() {
 #[test]
 fn acquire_future_is_send_for_spawning() {
     fn assert_send<F: std::future::Future + Send>(_: &F) {}
-    let limiter: Arc<dyn RateLimiter> = Arc::new(
-        ConcurrencyLimiter::new(ConcurrencyLimiterOptions { permit_limit: 1, ..Default::default() }).unwrap(),
-    );
+    let limiter: Arc<dyn RateLimiter> =
+        Arc::new(ConcurrencyLimiter::new(ConcurrencyLimiterOptions { permit_limit: 1, ..Default::default() }).unwrap());
     {
         let future = limiter.acquire(1);
         assert_send(&future);
