@@ -45,63 +45,63 @@ fn teardown<C: Contender>(contender: C) {
 #[library_benchmark]
 #[bench::permits_1024(args = (), setup = roomy::<ConcurrencyLimiter>, teardown = teardown)]
 fn tollgate_acquire_drop(limiter: ConcurrencyLimiter) -> ConcurrencyLimiter {
-    common::try_acquire_drop(black_box(&limiter));
+    black_box(common::try_acquire_drop(&limiter));
     limiter
 }
 
 #[library_benchmark]
 #[bench::only_permit_held(args = (), setup = common::exhausted::<ConcurrencyLimiter>, teardown = teardown)]
 fn tollgate_deny(limiter: ConcurrencyLimiter) -> ConcurrencyLimiter {
-    common::try_acquire_drop(black_box(&limiter));
+    black_box(common::try_acquire_drop(&limiter));
     limiter
 }
 
 #[library_benchmark]
 #[bench::permits_1024(args = (), setup = roomy::<Semaphore>, teardown = teardown)]
 fn tokio_acquire_drop(semaphore: Semaphore) -> Semaphore {
-    common::try_acquire_drop(black_box(&semaphore));
+    black_box(common::try_acquire_drop(&semaphore));
     semaphore
 }
 
 #[library_benchmark]
 #[bench::only_permit_held(args = (), setup = common::exhausted::<Semaphore>, teardown = teardown)]
 fn tokio_deny(semaphore: Semaphore) -> Semaphore {
-    common::try_acquire_drop(black_box(&semaphore));
+    black_box(common::try_acquire_drop(&semaphore));
     semaphore
 }
 
 #[library_benchmark]
 #[bench::permits_1024(args = (), setup = roomy::<MutexSemaphore>, teardown = teardown)]
 fn mutex_acquire_drop(semaphore: MutexSemaphore) -> MutexSemaphore {
-    common::try_acquire_drop(black_box(&semaphore));
+    black_box(common::try_acquire_drop(&semaphore));
     semaphore
 }
 
 #[library_benchmark]
 #[bench::only_permit_held(args = (), setup = common::exhausted::<MutexSemaphore>, teardown = teardown)]
 fn mutex_deny(semaphore: MutexSemaphore) -> MutexSemaphore {
-    common::try_acquire_drop(black_box(&semaphore));
+    black_box(common::try_acquire_drop(&semaphore));
     semaphore
 }
 
 #[library_benchmark]
 #[bench::one_of_1024_held(args = (), setup = busy::<ConcurrencyLimiter>, teardown = teardown)]
 fn tollgate_acquire_drop_busy(limiter: ConcurrencyLimiter) -> ConcurrencyLimiter {
-    common::try_acquire_drop(black_box(&limiter));
+    black_box(common::try_acquire_drop(&limiter));
     limiter
 }
 
 #[library_benchmark]
 #[bench::one_of_1024_held(args = (), setup = busy::<Semaphore>, teardown = teardown)]
 fn tokio_acquire_drop_busy(semaphore: Semaphore) -> Semaphore {
-    common::try_acquire_drop(black_box(&semaphore));
+    black_box(common::try_acquire_drop(&semaphore));
     semaphore
 }
 
 #[library_benchmark]
 #[bench::one_of_1024_held(args = (), setup = busy::<MutexSemaphore>, teardown = teardown)]
 fn mutex_acquire_drop_busy(semaphore: MutexSemaphore) -> MutexSemaphore {
-    common::try_acquire_drop(black_box(&semaphore));
+    black_box(common::try_acquire_drop(&semaphore));
     semaphore
 }
 

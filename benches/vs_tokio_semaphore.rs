@@ -4,7 +4,11 @@
 //! Measures, one permit per operation, every contender running the identical workload from
 //! `benches/common`:
 //! * `try_acquire_drop/1_thread`: a non-waiting acquisition that succeeds, then the drop that returns
-//!   the permit (1024 permits, so it always succeeds). tollgate: `attempt_acquire(1)` + lease drop.
+//!   the permit (1024 permits, so it always succeeds), the permit dropped where the call returned it.
+//!   tollgate: `attempt_acquire(1)` + lease drop; tokio: `try_acquire()` + permit drop.
+//! * `try_acquire_move_drop/1_thread`: the same, but the permit is first moved out as an `Option`
+//!   through `black_box` (as when a caller returns or stores it): adds the cost of moving the permit
+//!   type (tollgate's lease is 64 bytes, tokio's permit 16).
 //! * `try_acquire_drop/1_thread_busy`: the same on a limiter that is never idle (one of its 1024
 //!   permits is held throughout), so no release is the one that makes it idle again.
 //! * `try_acquire_drop/2_threads`: the same from two threads on one shared limiter; reported as time
@@ -23,7 +27,6 @@
 
 mod common;
 
-use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -42,12 +45,17 @@ const ROUNDS: usize = 64;
 
 fn try_acquire_drop_1_thread<C: Contender>(group: &mut BenchmarkGroup<'_, WallTime>) {
     let contender = C::with_permits(ROOMY);
-    group.bench_function(C::NAME, |b| b.iter(|| common::try_acquire_drop(black_box(&contender))));
+    group.bench_function(C::NAME, |b| b.iter(|| common::try_acquire_drop(&contender)));
+}
+
+fn try_acquire_move_drop_1_thread<C: Contender>(group: &mut BenchmarkGroup<'_, WallTime>) {
+    let contender = C::with_permits(ROOMY);
+    group.bench_function(C::NAME, |b| b.iter(|| common::try_acquire_move_drop(&contender)));
 }
 
 fn try_acquire_drop_1_thread_busy<C: Contender>(group: &mut BenchmarkGroup<'_, WallTime>) {
     let contender = common::one_held::<C>(ROOMY);
-    group.bench_function(C::NAME, |b| b.iter(|| common::try_acquire_drop(black_box(&contender))));
+    group.bench_function(C::NAME, |b| b.iter(|| common::try_acquire_drop(&contender)));
 }
 
 fn try_acquire_drop_2_threads<C: Contender>(group: &mut BenchmarkGroup<'_, WallTime>) {
@@ -57,7 +65,7 @@ fn try_acquire_drop_2_threads<C: Contender>(group: &mut BenchmarkGroup<'_, WallT
 
 fn deny_1_thread<C: Contender>(group: &mut BenchmarkGroup<'_, WallTime>) {
     let contender = common::exhausted::<C>();
-    group.bench_function(C::NAME, |b| b.iter(|| common::try_acquire_drop(black_box(&contender))));
+    group.bench_function(C::NAME, |b| b.iter(|| common::try_acquire_drop(&contender)));
 }
 
 fn async_handoff<C: Contender>(group: &mut BenchmarkGroup<'_, WallTime>, runtime: &tokio::runtime::Runtime) {
@@ -77,6 +85,10 @@ macro_rules! for_each_contender {
 fn benches(c: &mut Criterion) {
     let mut group = c.benchmark_group("try_acquire_drop/1_thread");
     for_each_contender!(try_acquire_drop_1_thread(&mut group));
+    group.finish();
+
+    let mut group = c.benchmark_group("try_acquire_move_drop/1_thread");
+    for_each_contender!(try_acquire_move_drop_1_thread(&mut group));
     group.finish();
 
     let mut group = c.benchmark_group("try_acquire_drop/1_thread_busy");

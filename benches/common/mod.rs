@@ -38,6 +38,9 @@ pub trait Contender: Send + Sync + Sized + 'static {
     fn with_permits(permits: u32) -> Self;
     /// Takes one permit if one is free now, without waiting.
     fn try_acquire(&self) -> Option<Self::Permit<'_>>;
+    /// Attempts to take one permit without waiting and drops whatever the attempt returned right
+    /// there, never moving the permit out of the call; returns whether a permit was acquired.
+    fn try_acquire_in_place(&self) -> bool;
     /// Takes one permit, waiting in FIFO order behind earlier waiters.
     fn acquire(&self) -> impl Future<Output = Self::Permit<'_>> + Send;
 }
@@ -60,6 +63,11 @@ impl Contender for ConcurrencyLimiter {
         self.attempt_acquire(1).ok().filter(RateLimitLease::is_acquired)
     }
 
+    #[inline]
+    fn try_acquire_in_place(&self) -> bool {
+        matches!(self.attempt_acquire(1), Ok(lease) if lease.is_acquired())
+    }
+
     async fn acquire(&self) -> RateLimitLease {
         let lease = RateLimiter::acquire(self, 1).await.expect("limiter is open");
         assert!(lease.is_acquired(), "the queue never fills in these workloads");
@@ -80,6 +88,11 @@ impl Contender for tokio::sync::Semaphore {
         tokio::sync::Semaphore::try_acquire(self).ok()
     }
 
+    #[inline]
+    fn try_acquire_in_place(&self) -> bool {
+        tokio::sync::Semaphore::try_acquire(self).is_ok()
+    }
+
     async fn acquire(&self) -> tokio::sync::SemaphorePermit<'_> {
         tokio::sync::Semaphore::acquire(self).await.expect("semaphore is open")
     }
@@ -98,6 +111,11 @@ impl Contender for MutexSemaphore {
         MutexSemaphore::try_acquire(self)
     }
 
+    #[inline]
+    fn try_acquire_in_place(&self) -> bool {
+        MutexSemaphore::try_acquire(self).is_some()
+    }
+
     async fn acquire(&self) -> MutexPermit<'_> {
         MutexSemaphore::acquire(self).await
     }
@@ -107,10 +125,19 @@ impl Contender for MutexSemaphore {
 // Workloads
 // ---------------------------------------------------------------------------------------------
 
-/// One non-waiting attempt; the permit (if any) is dropped before returning.
+/// One non-waiting attempt whose permit (if any) is dropped where it was returned: the plain
+/// `attempt_acquire(1)` + drop, or `try_acquire()` + drop. Returns whether a permit was acquired.
 #[inline]
-pub fn try_acquire_drop<C: Contender>(contender: &C) {
-    drop(black_box(contender.try_acquire()));
+pub fn try_acquire_drop<C: Contender>(contender: &C) -> bool {
+    black_box(contender).try_acquire_in_place()
+}
+
+/// One non-waiting attempt whose permit (if any) is first moved out as an `Option` through
+/// `black_box` (as when a caller returns or stores it), then dropped: adds the cost of moving the
+/// permit type to [`try_acquire_drop`].
+#[inline]
+pub fn try_acquire_move_drop<C: Contender>(contender: &C) {
+    drop(black_box(black_box(contender).try_acquire()));
 }
 
 /// A contender with `permits` permits, one of which is held forever (leaked): with 1 permit every

@@ -1,0 +1,74 @@
+//! Clocks: `ManualClock` shares time between clones and wakes sleepers when advanced past their
+//! deadline (async and blocking); the TSC clock is monotonic.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+use tollgate::{Clock, ManualClock, TscClock};
+
+struct Flag(AtomicBool);
+impl Wake for Flag {
+    fn wake(self: Arc<Self>) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn clones_share_time_and_saturate() {
+    let clock = ManualClock::new();
+    let other = clock.clone();
+    clock.advance(Duration::from_secs(3));
+    assert_eq!(other.now_nanos(), 3_000_000_000);
+    other.advance(Duration::MAX);
+    assert_eq!(clock.now_nanos(), u64::MAX);
+}
+
+#[test]
+fn advance_wakes_async_sleepers_whose_deadline_passed() {
+    let clock = ManualClock::new();
+    let flag = Arc::new(Flag(AtomicBool::new(false)));
+    let waker = Waker::from(flag.clone());
+    let mut sleep = clock.sleep_until(1_000);
+    let mut cx = Context::from_waker(&waker);
+    assert!(Pin::new(&mut sleep).poll(&mut cx).is_pending());
+    clock.advance(Duration::from_nanos(999));
+    assert!(!flag.0.load(Ordering::SeqCst), "woken before its deadline");
+    clock.advance(Duration::from_nanos(1));
+    assert!(flag.0.load(Ordering::SeqCst), "not woken at its deadline");
+    assert_eq!(Pin::new(&mut sleep).poll(&mut cx), Poll::Ready(()));
+}
+
+#[test]
+fn advance_unparks_blocked_threads() {
+    let clock = ManualClock::new();
+    let sleeper = clock.clone();
+    let done = Arc::new(AtomicBool::new(false));
+    let done2 = done.clone();
+    let handle = std::thread::spawn(move || {
+        while sleeper.now_nanos() < 5_000 {
+            sleeper.park_until(5_000);
+        }
+        done2.store(true, Ordering::SeqCst);
+    });
+    // Advance in steps; the thread finishes only once the deadline has passed.
+    for _ in 0..5 {
+        clock.advance(Duration::from_nanos(1_000));
+    }
+    handle.join().unwrap();
+    assert!(done.load(Ordering::SeqCst));
+}
+
+#[test]
+fn tsc_clock_is_monotonic() {
+    let clock = TscClock::new();
+    let mut last = clock.now_nanos();
+    for _ in 0..10_000 {
+        let now = clock.now_nanos();
+        assert!(now >= last);
+        last = now;
+    }
+}
