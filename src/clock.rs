@@ -10,10 +10,14 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use crate::sync::{Arc, AtomicU64, Mutex, Ordering, thread};
+use crate::sync::{Arc, AtomicU64, Mutex, Ordering, WakerSlot, thread};
+
+/// The future returned by [`Clock::sleep_until`]. Boxed: only a request that must wait for time
+/// to pass sleeps, and it allocates its waiter node anyway.
+pub type Sleep = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
 /// A source of monotonic time for limiters.
 ///
@@ -31,6 +35,14 @@ pub trait Clock: Clone + Send + Sync + 'static {
         if deadline > now {
             thread::park_timeout(Duration::from_nanos(deadline - now));
         }
+    }
+
+    /// A future that completes once `now_nanos() >= deadline` (it may complete a little later;
+    /// callers re-check). The default sleeps in real time on tollgate's timer thread, which suits
+    /// any clock that advances with real time; simulated clocks override it (see [`ManualClock`]).
+    fn sleep_until(&self, deadline: u64) -> Sleep {
+        let wait = deadline.saturating_sub(self.now_nanos());
+        Box::pin(crate::timer::sleep(Duration::from_nanos(wait)))
     }
 }
 
@@ -73,6 +85,64 @@ impl Clock for TscClock {
 /// The clock used when none is given.
 pub type DefaultClock = TscClock;
 
+/// A coarse clock: reads a time that a background "upkeep" thread refreshes every `interval`
+/// (quanta's `Clock::recent`), about 2 ns per reading instead of about 10 ns.
+///
+/// **Staleness trade-off.** A reading may be up to `interval` (plus scheduling delay) old, so a
+/// time-based limiter on this clock sees ticks up to that late: it never admits more than its
+/// limit, but may admit later than it could have, and a `retry_after` it reports is measured from
+/// the stale time (a retry may arrive up to `interval` early and be refused). Pick an interval well
+/// below the limiter's period (for example 1 ms for periods of 100 ms and more).
+///
+/// One upkeep thread serves the whole process: the first `CoarseClock::new` starts it with its
+/// interval, later calls share it (if another library already runs quanta's upkeep, that one is
+/// used). It runs until the process exits.
+#[derive(Clone)]
+pub struct CoarseClock {
+    clock: quanta::Clock,
+    origin: quanta::Instant,
+}
+
+impl CoarseClock {
+    /// Starts (once per process) the upkeep thread refreshing the coarse time every `interval`.
+    ///
+    /// # Errors
+    ///
+    /// The I/O error if the upkeep thread cannot be spawned.
+    pub fn new(interval: Duration) -> std::io::Result<Self> {
+        static UPKEEP: std::sync::OnceLock<Option<quanta::Handle>> = std::sync::OnceLock::new();
+        let mut spawn_error = None;
+        UPKEEP.get_or_init(|| match quanta::Upkeep::new(interval).start() {
+            Ok(handle) => Some(handle),
+            Err(quanta::Error::UpkeepRunning) => None,
+            Err(e) => {
+                spawn_error = Some(std::io::Error::other(e.to_string()));
+                None
+            }
+        });
+        if let Some(e) = spawn_error {
+            return Err(e);
+        }
+        let clock = quanta::Clock::new();
+        // The upkeep thread publishes its first reading before `start` returns.
+        let origin = clock.recent();
+        Ok(Self { clock, origin })
+    }
+}
+
+impl fmt::Debug for CoarseClock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CoarseClock").field("now_nanos", &self.now_nanos()).finish()
+    }
+}
+
+impl Clock for CoarseClock {
+    #[inline]
+    fn now_nanos(&self) -> u64 {
+        self.clock.recent().saturating_duration_since(self.origin).as_nanos() as u64
+    }
+}
+
 /// A clock that moves only when told to: for tests and simulations.
 ///
 /// Clones share one time. [`advance`](ManualClock::advance) wakes every waiter (async or blocking)
@@ -106,7 +176,7 @@ struct Sleeper {
 }
 
 enum SleeperWake {
-    Task(Waker),
+    Task(Arc<WakerSlot>),
     Thread(thread::Thread),
 }
 
@@ -162,7 +232,7 @@ impl ManualClock {
         };
         for sleeper in due {
             match sleeper.wake {
-                SleeperWake::Task(waker) => waker.wake(),
+                SleeperWake::Task(slot) => slot.wake(),
                 SleeperWake::Thread(thread) => thread.unpark(),
             }
         }
@@ -181,8 +251,8 @@ impl ManualClock {
     }
 
     /// A future that completes once the clock reads at least `deadline` nanoseconds.
-    pub fn sleep_until(&self, deadline: u64) -> ManualSleep {
-        ManualSleep { clock: self.clone(), deadline }
+    pub fn sleep(&self, deadline: u64) -> ManualSleep {
+        ManualSleep { clock: self.clone(), deadline, slot: None }
     }
 }
 
@@ -204,23 +274,45 @@ impl Clock for ManualClock {
             thread::park();
         }
     }
+
+    fn sleep_until(&self, deadline: u64) -> Sleep {
+        Box::pin(self.sleep(deadline))
+    }
 }
 
-/// Future returned by [`ManualClock::sleep_until`].
-#[derive(Debug)]
+/// Future returned by [`ManualClock::sleep`]: registers once with the clock, then only updates
+/// its waker on later polls.
 pub struct ManualSleep {
     clock: ManualClock,
     deadline: u64,
+    slot: Option<Arc<WakerSlot>>,
+}
+
+impl fmt::Debug for ManualSleep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ManualSleep").field("deadline", &self.deadline).finish()
+    }
 }
 
 impl Future for ManualSleep {
     type Output = ();
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.clock.register(self.deadline, SleeperWake::Task(cx.waker().clone())) {
-            Poll::Pending
-        } else {
-            Poll::Ready(())
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.clock.now_nanos() >= self.deadline {
+            return Poll::Ready(());
         }
+        if let Some(slot) = &self.slot {
+            slot.register(cx.waker());
+        } else {
+            let slot = Arc::new(WakerSlot::new());
+            slot.register(cx.waker());
+            if !self.clock.register(self.deadline, SleeperWake::Task(Arc::clone(&slot))) {
+                return Poll::Ready(());
+            }
+            self.slot = Some(slot);
+        }
+        // An `advance` between the check above and the registration wakes the slot; re-check so a
+        // wake that happened before our waker was stored is not lost.
+        if self.clock.now_nanos() >= self.deadline { Poll::Ready(()) } else { Poll::Pending }
     }
 }

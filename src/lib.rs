@@ -50,12 +50,15 @@ mod lease;
 mod limiter;
 mod stats;
 mod sync;
+mod timer;
+mod token_bucket;
 mod wait;
 
-pub use clock::{Clock, DefaultClock, ManualClock, ManualSleep, TscClock};
+pub use clock::{Clock, CoarseClock, DefaultClock, ManualClock, ManualSleep, Sleep, TscClock};
 pub use concurrency::{ConcurrencyLimiter, ConcurrencyLimiterOptions};
 pub use error::{AcquireError, OptionsError};
 pub use lease::{MetadataName, RateLimitLease};
 pub use limiter::{QueueProcessingOrder, RateLimiter, ReplenishingRateLimiter};
 pub use stats::RateLimiterStatistics;
+pub use token_bucket::{TokenBucketRateLimiter, TokenBucketRateLimiterOptions};
 pub use wait::Acquire;

@@ -10,7 +10,7 @@
 
 #[cfg(not(tollgate_loom))]
 mod imp {
-    pub(crate) use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
+    pub(crate) use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
     pub(crate) use std::sync::{Arc, Mutex};
     pub(crate) mod thread {
         pub(crate) use std::thread::{Thread, current, park, park_timeout};
@@ -36,7 +36,7 @@ mod imp {
 #[cfg(tollgate_loom)]
 mod imp {
     pub(crate) use loom::cell::UnsafeCell;
-    pub(crate) use loom::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
+    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
     pub(crate) use loom::sync::{Arc, Mutex};
     pub(crate) mod thread {
         pub(crate) use loom::thread::{Thread, current, park};
@@ -50,6 +50,54 @@ mod imp {
 }
 
 pub(crate) use imp::*;
+
+/// A 128-bit atomic for the time-based limiters' state word (the word needs a 64-bit time and
+/// 64 bits of counters and flags; see `token_bucket/state.rs`). `portable_atomic::AtomicU128`
+/// normally: `cmpxchg16b` on x86-64 (a plain 16-byte `vmovdqa` load where AVX guarantees it is
+/// atomic, so a rejected request writes nothing), `casp` on AArch64. Under loom it is a loom mutex
+/// around a `u128`, which is linearizable, exactly what the real atomic is trusted to be.
+#[cfg(not(tollgate_loom))]
+pub(crate) use portable_atomic::AtomicU128;
+
+#[cfg(tollgate_loom)]
+pub(crate) struct AtomicU128(Mutex<u128>);
+
+#[cfg(tollgate_loom)]
+impl AtomicU128 {
+    pub(crate) fn new(value: u128) -> Self {
+        Self(Mutex::new(value))
+    }
+
+    pub(crate) fn load(&self, _order: Ordering) -> u128 {
+        *self.0.lock().unwrap()
+    }
+
+    pub(crate) fn compare_exchange(
+        &self,
+        current: u128,
+        new: u128,
+        _success: Ordering,
+        _failure: Ordering,
+    ) -> Result<u128, u128> {
+        let mut value = self.0.lock().unwrap();
+        if *value == current {
+            *value = new;
+            Ok(current)
+        } else {
+            Err(*value)
+        }
+    }
+
+    pub(crate) fn compare_exchange_weak(
+        &self,
+        current: u128,
+        new: u128,
+        success: Ordering,
+        failure: Ordering,
+    ) -> Result<u128, u128> {
+        self.compare_exchange(current, new, success, failure)
+    }
+}
 
 /// Pads and aligns a value to the length of a cache line (crossbeam's `CachePadded`).
 pub(crate) use crossbeam_utils::CachePadded;

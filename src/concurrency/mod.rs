@@ -380,7 +380,8 @@ unsafe fn release_permits<C: Clock>(target: NonNull<()>, permits: u32) {
 }
 
 impl<C: Clock> QueueHost for Shared<C> {
-    fn try_take_for_waiter(&self, permits: u32, pass_had_permits: bool) -> bool {
+    fn try_take_for_waiter(&self, permits: u32, replenished: &mut bool) -> bool {
+        let pass_had_permits = *replenished;
         // ORDERING: AcqRel: Acquire takes the permits' history (as in `attempt`); Release orders
         // this grant before the node's GRANTED store that the waiter reads.
         self.update(Ordering::AcqRel, |word| state::take_for_waiter(word, permits, pass_had_permits)).is_ok()

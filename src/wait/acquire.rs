@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 
 use super::node::{WAITING, Waiter, Wake};
 use crate::sync::{Arc, thread};
-use crate::{AcquireError, RateLimitLease};
+use crate::{AcquireError, RateLimitLease, clock::Sleep};
 
 type AcquireResult = Result<RateLimitLease, AcquireError>;
 
@@ -36,8 +36,12 @@ pub(crate) trait AcquireHost: Sync {
     }
     /// Cancels a waiting node; true if the cancel won.
     fn cancel(&self, node: &Waiter) -> bool;
-    /// Called on every poll of a still-waiting node (time-based limiters arm their timers here).
-    fn poll_waiting(&self, _node: &Waiter, _cx: &mut Context<'_>) {}
+    /// Called on every poll of a still-waiting node, after its waker is registered. Time-based
+    /// limiters arm the node's timer in `timer` here. Returns true if the node's state may have
+    /// changed (the caller re-checks it), false to return `Pending`.
+    fn poll_waiting(&self, _node: &Waiter, _timer: &mut Option<Timer>, _cx: &mut Context<'_>) -> bool {
+        false
+    }
     /// Blocks a thread waiting on `node` until it may have been decided.
     fn park(&self, _node: &Waiter) {
         thread::park();
@@ -62,9 +66,15 @@ pub struct Acquire<'a> {
     state: State<'a>,
 }
 
+/// A queued future's armed sleep: the deadline it was armed for, and the clock's sleep future.
+pub(crate) struct Timer {
+    pub(crate) deadline: u64,
+    pub(crate) sleep: Sleep,
+}
+
 enum State<'a> {
     Start { host: &'a dyn AcquireHost, permits: u32 },
-    Queued { host: &'a dyn AcquireHost, node: Arc<Waiter> },
+    Queued { host: &'a dyn AcquireHost, node: Arc<Waiter>, timer: Option<Timer> },
     Ready(AcquireResult),
     Boxed(Pin<Box<dyn Future<Output = AcquireResult> + Send + 'a>>),
     Done,
@@ -98,15 +108,17 @@ impl Future for Acquire<'_> {
                         this.state = State::Done;
                         return Poll::Ready(result);
                     }
-                    Begin::Queued(node) => this.state = State::Queued { host: *host, node },
+                    Begin::Queued(node) => this.state = State::Queued { host: *host, node, timer: None },
                 },
-                State::Queued { host, node } => {
+                State::Queued { host, node, timer } => {
                     node.register(cx.waker());
                     // Re-check after registering: a decision made before the registration is seen
                     // here; one made after it wakes the registered waker.
                     let state = node.state();
                     if state == WAITING {
-                        host.poll_waiting(node, cx);
+                        if host.poll_waiting(node, timer, cx) {
+                            continue;
+                        }
                         return Poll::Pending;
                     }
                     let result = host.finish(node, state);
@@ -130,7 +142,7 @@ impl Future for Acquire<'_> {
 
 impl Drop for Acquire<'_> {
     fn drop(&mut self) {
-        if let State::Queued { host, node } = &self.state {
+        if let State::Queued { host, node, .. } = &self.state {
             host.abandon(node);
         }
     }

@@ -56,6 +56,6 @@ mod node;
 mod queue;
 
 pub use acquire::Acquire;
-pub(crate) use acquire::{AcquireHost, Begin, block_on};
-pub(crate) use node::{GRANTED, Waiter, Wake};
+pub(crate) use acquire::{AcquireHost, Begin, Timer, block_on};
+pub(crate) use node::{GRANTED, NO_DEADLINE, Waiter, Wake};
 pub(crate) use queue::{QueueHost, Reserve, WaitQueue};

@@ -14,7 +14,10 @@
 
 use std::task::Waker;
 
-use crate::sync::{AtomicU8, Ordering, WakerSlot, thread};
+use crate::sync::{AtomicU8, AtomicU64, Ordering, WakerSlot, thread};
+
+/// `wake_at` value meaning "no deadline set".
+pub(crate) const NO_DEADLINE: u64 = u64::MAX;
 
 pub(crate) const WAITING: u8 = 0;
 pub(crate) const GRANTED: u8 = 1;
@@ -44,12 +47,39 @@ impl Wake {
 pub(crate) struct Waiter {
     state: AtomicU8,
     permits: u32,
+    /// Time-based limiters: the clock reading (nanoseconds) at which this request, next in line,
+    /// fits; the waiting side sleeps until then and asks for a drain. `NO_DEADLINE` otherwise.
+    wake_at: AtomicU64,
     wake: Wake,
 }
 
 impl Waiter {
     pub(crate) fn new(permits: u32, wake: Wake) -> Self {
-        Self { state: AtomicU8::new(WAITING), permits, wake }
+        Self { state: AtomicU8::new(WAITING), permits, wake_at: AtomicU64::new(NO_DEADLINE), wake }
+    }
+
+    /// The deadline set by the drainer, or `NO_DEADLINE`.
+    #[inline]
+    pub(crate) fn wake_at(&self) -> u64 {
+        // ORDERING: Acquire pairs with `set_wake_at`'s Release (the deadline was computed from the
+        // state the drainer saw; nothing else hangs on it, but it keeps the reasoning simple).
+        self.wake_at.load(Ordering::Acquire)
+    }
+
+    /// The drainer tells the next-in-line node when it fits; the caller then wakes the node so it
+    /// arms its timer.
+    #[inline]
+    pub(crate) fn set_wake_at(&self, deadline: u64) -> bool {
+        // ORDERING: Release: see `wake_at`.
+        self.wake_at.swap(deadline, Ordering::AcqRel) != deadline
+    }
+
+    /// The waiting side consumes a due deadline (so it asks for one drain per deadline).
+    #[inline]
+    pub(crate) fn clear_wake_at(&self, seen: u64) -> bool {
+        // ORDERING: AcqRel: a plain claim of the value; the drain it triggers is ordered by the
+        // limiter's word.
+        self.wake_at.compare_exchange(seen, NO_DEADLINE, Ordering::AcqRel, Ordering::Acquire).is_ok()
     }
 
     #[inline]

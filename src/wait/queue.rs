@@ -12,10 +12,14 @@ use crate::sync::{Arc, AtomicU64, AtomicUsize, Inbox, Ordering, UnsafeCell};
 pub(crate) trait QueueHost {
     /// Takes `permits` for the next-in-line waiter and removes one waiter from the host's waiter
     /// count, in one atomic step; false when the request does not fit now (head-of-line blocking
-    /// stops the pass). Zero permits always fit when `pass_had_permits` (something was available
-    /// when the pass began, as in .NET, whose passes run only after permits came back), and
-    /// otherwise fit iff something is available now.
-    fn try_take_for_waiter(&self, permits: u32, pass_had_permits: bool) -> bool;
+    /// stops the pass). Zero permits always fit when `*replenished` (this pass follows permits
+    /// coming back, as .NET's passes do: it starts true when something was available as the pass
+    /// began, and a time-based host sets it when it applies a tick), and otherwise fit iff
+    /// something is available now.
+    fn try_take_for_waiter(&self, permits: u32, replenished: &mut bool) -> bool;
+    /// The pass stopped at `node`, which does not fit now (time-based limiters tell it when it
+    /// will). Not called for a pass that ends with an empty queue.
+    fn blocked(&self, _node: &Waiter) {}
     /// Whether any permit is available now.
     fn has_available(&self) -> bool;
     /// Gives back permits taken by `try_take_for_waiter` for a waiter that was cancelled in between.
@@ -179,7 +183,7 @@ impl WaitQueue {
 
     /// Grants from the head (OldestFirst) or tail (NewestFirst) until a request does not fit.
     fn grant<H: QueueHost>(&self, deque: &mut VecDeque<Arc<Waiter>>, host: &H) {
-        let pass_had_permits = host.has_available();
+        let mut replenished = host.has_available();
         while let Some(node) = self.next(deque) {
             if node.state() != WAITING {
                 // Cancelled: drop the placeholder.
@@ -188,7 +192,8 @@ impl WaitQueue {
                 host.unregister(1);
                 continue;
             }
-            if !host.try_take_for_waiter(node.permits(), pass_had_permits) {
+            if !host.try_take_for_waiter(node.permits(), &mut replenished) {
+                host.blocked(&node);
                 break;
             }
             self.pop_next(deque);

@@ -1,0 +1,789 @@
+//! The token bucket: `token_limit` tokens, `tokens_per_period` more at every tick.
+//!
+//! # Implementation
+//!
+//! One cache-padded 128-bit word holds everything a decision needs (layout and arithmetic in
+//! `state.rs`): whole tokens, the registered-waiter count and drainer flags (the concurrency
+//! limiter's 64-bit layout), and the time of the next tick (auto mode) or the exact fractional token
+//! (manual mode). A time does not fit beside 32-bit counts in 64 bits without wrapping after some
+//! idle time, and .NET's semantics allow limits up to `u32::MAX` and any idle time, hence 128 bits:
+//! one `cmpxchg16b`, and a plain 16-byte load for reads.
+//!
+//! **Auto mode** has no timer. `attempt_acquire` reads the clock, loads the word, brings it up to
+//! date (`state::catch_up`: N elapsed ticks add exactly N·`tokens_per_period`, capped) and decides;
+//! a grant is one CAS that stores the updated tokens and tick; a refusal writes nothing to the word
+//! (it increments the failure counter on the same cache line).
+//!
+//! **Queued requests.** Requests that wait go to the shared lock-free waiter queue (`crate::wait`).
+//! When a drain pass stops at a request that does not fit, it computes the tick at which it will
+//! (`state::time_to_reach`) and tells that node; the node's owner (an async task through the
+//! clock's sleep future, or a parked thread through `Clock::park_until`) sleeps until then and asks
+//! for a drain, which applies the elapsed ticks **one grant point at a time**: a pass walks forward
+//! from tick to tick, granting each request at the first tick where it fits, so the result is the
+//! same as .NET's tick-by-tick processing even when the pass runs late (with several ticks
+//! elapsed, the bucket's cap would otherwise swallow tokens that earlier ticks gave to waiters).
+//! Any other caller that finds waiters registered and a tick elapsed runs (or requests) that pass
+//! before deciding, so the queue is always served before a newcomer looks at the tokens.
+//!
+//! **Manual mode** keeps .NET's `TryReplenish` rule: tokens proportional to the time since the last
+//! replenishment that found the bucket not full, with the fraction kept exactly.
+//!
+//! **Memory ordering.** Token counts need only atomicity (the word's modification order makes every
+//! grant see every earlier take), so plain grants use `Relaxed`; the drainer role and registrations
+//! use acquire/release as in the concurrency limiter.
+
+mod options;
+pub(crate) mod state;
+
+pub use options::TokenBucketRateLimiterOptions;
+
+use std::fmt;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use self::state::{Now, Params};
+use crate::concurrency::state::{self as lo_state, Decision, Exit};
+use crate::lease::Names;
+use crate::sync::{Arc, AtomicBool, AtomicU64, AtomicU128, CachePadded, Ordering, thread};
+use crate::wait::{
+    self, Acquire, AcquireHost, Begin, GRANTED, NO_DEADLINE, QueueHost, Reserve, Timer, WaitQueue, Waiter, Wake,
+};
+use crate::{
+    AcquireError, Clock, DefaultClock, OptionsError, QueueProcessingOrder, RateLimitLease, RateLimiter,
+    RateLimiterStatistics, ReplenishingRateLimiter,
+};
+
+/// A token bucket with .NET's semantics: `token_limit` tokens, `tokens_per_period` more every
+/// `replenishment_period`, requests waiting in a queue of at most `queue_limit` permits.
+///
+/// In automatic mode (the default) no timer runs: tick *k* happens at construction +
+/// *k*·`replenishment_period`, and every access brings the bucket up to date from the clock, so N
+/// elapsed ticks add exactly N·`tokens_per_period` (capped). Queued requests are granted at the
+/// tick where they fit without any other caller being needed. In manual mode
+/// (`auto_replenishment: false`) only [`try_replenish`](ReplenishingRateLimiter::try_replenish) adds
+/// tokens, proportionally to the time since the last replenishment, as in .NET.
+///
+/// Every failed lease of a failed attempt or a full queue carries
+/// [`retry_after`](RateLimitLease::retry_after): in automatic mode the wait until the tick at which
+/// the same request would succeed, with the permits already queued served first; in manual mode
+/// the number of periods needed, rounded up, times the period.
+///
+/// Dropping a lease returns nothing (tokens are spent). Dropping the limiter disposes it.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use tollgate::{ManualClock, RateLimiter, TokenBucketRateLimiter, TokenBucketRateLimiterOptions};
+///
+/// let clock = ManualClock::new();
+/// let bucket = TokenBucketRateLimiter::with_clock(
+///     TokenBucketRateLimiterOptions {
+///         token_limit: 2,
+///         tokens_per_period: 1,
+///         replenishment_period: Duration::from_secs(1),
+///         ..Default::default()
+///     },
+///     clock.clone(),
+/// )?;
+/// assert!(bucket.attempt_acquire(2)?.is_acquired());
+/// let refused = bucket.attempt_acquire(1)?;
+/// assert!(!refused.is_acquired());
+/// assert_eq!(refused.retry_after(), Some(Duration::from_secs(1)));
+/// clock.advance(Duration::from_secs(1));
+/// assert!(bucket.attempt_acquire(1)?.is_acquired());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct TokenBucketRateLimiter<C: Clock = DefaultClock> {
+    shared: Shared<C>,
+}
+
+/// The word and the counters written next to it: one cache line.
+struct Hot {
+    word: AtomicU128,
+    successes: AtomicU64,
+    failures: AtomicU64,
+}
+
+/// Manual-mode bookkeeping (written only by `try_replenish`).
+struct Manual {
+    /// Clock reading of the last replenishment that found the bucket not full.
+    last: AtomicU64,
+    /// Clock reading when a replenishment last filled the bucket (or construction).
+    idle_since: AtomicU64,
+    /// A replenishment happened since the last drain pass began (zero-permit waiters fit).
+    replenished: AtomicBool,
+}
+
+struct Shared<C> {
+    hot: CachePadded<Hot>,
+    queue: WaitQueue,
+    params: Params,
+    auto: bool,
+    newest_first: bool,
+    queue_limit: u32,
+    manual: Manual,
+    clock: C,
+}
+
+impl TokenBucketRateLimiter<DefaultClock> {
+    /// Creates a token bucket on the default (TSC) clock, full.
+    ///
+    /// # Errors
+    ///
+    /// [`OptionsError`] naming the first invalid field (see
+    /// [`TokenBucketRateLimiterOptions::validate`]).
+    pub fn new(options: TokenBucketRateLimiterOptions) -> Result<Self, OptionsError> {
+        Self::with_clock(options, DefaultClock::new())
+    }
+}
+
+impl<C: Clock> TokenBucketRateLimiter<C> {
+    /// Creates a token bucket that reads time from `clock`, full. Ticks are counted from now.
+    ///
+    /// # Errors
+    ///
+    /// [`OptionsError`] naming the first invalid field (see
+    /// [`TokenBucketRateLimiterOptions::validate`]).
+    pub fn with_clock(options: TokenBucketRateLimiterOptions, clock: C) -> Result<Self, OptionsError> {
+        options.validate()?;
+        let params = Params {
+            limit: options.token_limit,
+            per_period: options.tokens_per_period,
+            period: options.period_nanos(),
+        };
+        let now = clock.now_nanos();
+        let hi = if options.auto_replenishment { now.saturating_add(params.period) } else { 0 };
+        let word = state::join(lo_state::pack(options.token_limit, 0, 0), hi);
+        Ok(Self {
+            shared: Shared {
+                hot: CachePadded::new(Hot {
+                    word: AtomicU128::new(word),
+                    successes: AtomicU64::new(0),
+                    failures: AtomicU64::new(0),
+                }),
+                queue: WaitQueue::new(options.queue_processing_order, options.queue_limit),
+                params,
+                auto: options.auto_replenishment,
+                newest_first: options.queue_processing_order == QueueProcessingOrder::NewestFirst,
+                queue_limit: options.queue_limit,
+                manual: Manual {
+                    last: AtomicU64::new(now),
+                    idle_since: AtomicU64::new(now),
+                    replenished: AtomicBool::new(false),
+                },
+                clock,
+            },
+        })
+    }
+}
+
+/// A decision on the 128-bit word.
+enum Verdict {
+    /// Granted; store this word (equal to the loaded one when nothing changes).
+    Take(u128),
+    /// Not available now.
+    Refuse,
+    /// Disposed.
+    Closed,
+}
+
+/// Retry-after as a `Duration` from a nanosecond count that may exceed `u64`.
+fn nanos(n: u128) -> Duration {
+    Duration::new((n / 1_000_000_000) as u64, (n % 1_000_000_000) as u32)
+}
+
+impl<C: Clock> Shared<C> {
+    #[inline]
+    fn load(&self) -> u128 {
+        // ORDERING: Relaxed: every use feeds a CAS (which re-validates) or is a statistic.
+        self.hot.word.load(Ordering::Relaxed)
+    }
+
+    #[inline]
+    fn cas(&self, current: u128, new: u128, success: Ordering) -> Result<u128, u128> {
+        // ORDERING: chosen by the caller; failure is Relaxed because every caller re-decides.
+        self.hot.word.compare_exchange_weak(current, new, success, Ordering::Relaxed)
+    }
+
+    /// CAS loop over the low half's queue bookkeeping (the high half is kept).
+    fn update_lo(&self, success: Ordering, mut f: impl FnMut(u64) -> u64) -> u64 {
+        let mut word = self.load();
+        loop {
+            let (lo, hi) = state::split(word);
+            let next = f(lo);
+            match self.cas(word, state::join(next, hi), success) {
+                Ok(_) => return next,
+                Err(actual) => word = actual,
+            }
+        }
+    }
+
+    #[inline]
+    fn count_success_(&self) {
+        // ORDERING: Relaxed: a statistic; exact because it is an RMW.
+        self.hot.successes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    #[inline]
+    fn count_failure_(&self) {
+        // ORDERING: Relaxed: a statistic; exact because it is an RMW.
+        self.hot.failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    #[inline]
+    fn success_lease() -> RateLimitLease {
+        RateLimitLease::new(true, Names::RetryAfter)
+    }
+
+    #[inline]
+    fn failed_lease() -> RateLimitLease {
+        RateLimitLease::new(false, Names::RetryAfter)
+    }
+
+    #[inline]
+    fn exceeded(&self, permits: u32) -> AcquireError {
+        AcquireError::PermitLimitExceeded { requested: permits, limit: self.params.limit }
+    }
+
+    /// The clock reading used by auto mode (manual mode never needs one on the fast path).
+    #[inline]
+    fn now(&self) -> u64 {
+        if self.auto { self.clock.now_nanos() } else { 0 }
+    }
+
+    /// The state as of `now`: tokens (with the fraction's "something available" bit for manual
+    /// mode) and the word to store if tokens are taken.
+    #[inline]
+    fn view(&self, lo: u64, hi: u64, now: u64) -> Now {
+        if self.auto {
+            state::catch_up(state::tokens(lo), hi, now, self.params)
+        } else {
+            Now { tokens: state::tokens(lo), next: hi, stored_next: hi }
+        }
+    }
+
+    /// Whether ticks have elapsed that the queue has not been processed for: waiters are registered
+    /// and the word's next tick is due. The caller must let a drain pass run before deciding.
+    #[inline]
+    fn queue_behind(&self, lo: u64, hi: u64, now: u64) -> bool {
+        self.auto && lo_state::waiters(lo) > 0 && hi <= now && !state::is_closed(lo)
+    }
+
+    /// Runs (or requests) a drain pass so the queue is served for the elapsed ticks.
+    #[cold]
+    #[inline(never)]
+    fn catch_up_queue(&self) {
+        self.run_drain_if(self.request_drain());
+    }
+
+    #[inline]
+    fn attempt(&self, permits: u32) -> Result<RateLimitLease, AcquireError> {
+        if permits > self.params.limit {
+            return Err(self.exceeded(permits));
+        }
+        let now = self.now();
+        let mut helped = false;
+        let mut word = self.load();
+        loop {
+            let (lo, hi) = state::split(word);
+            if !helped && self.queue_behind(lo, hi, now) {
+                self.catch_up_queue();
+                helped = true;
+                word = self.load();
+                continue;
+            }
+            let view = self.view(lo, hi, now);
+            match self.decide(lo, hi, view, permits) {
+                Verdict::Take(next) => {
+                    if next == word {
+                        break; // zero permits: nothing to write
+                    }
+                    // ORDERING: Relaxed: token accounting needs only atomicity (module docs).
+                    match self.cas(word, next, Ordering::Relaxed) {
+                        Ok(_) => break,
+                        Err(actual) => word = actual,
+                    }
+                }
+                Verdict::Refuse => return Ok(self.refuse(view, permits, now)),
+                Verdict::Closed => return Err(AcquireError::Disposed),
+            }
+        }
+        self.count_success_();
+        Ok(Self::success_lease())
+    }
+
+    /// .NET rules R1/R2 on the up-to-date state; `Take` carries the whole word to store (equal to
+    /// the loaded word when nothing changes).
+    #[inline]
+    fn decide(&self, lo: u64, hi: u64, view: Now, permits: u32) -> Verdict {
+        if permits == 0 && !self.auto && hi > 0 && !state::is_closed(lo) {
+            // Manual mode: a fraction of a token counts as "available" for a zero-permit probe.
+            return Verdict::Take(state::join(lo, hi));
+        }
+        match lo_state::decide(state::with_tokens(lo, view.tokens), permits, self.newest_first) {
+            Decision::Take(_) if permits == 0 => Verdict::Take(state::join(lo, hi)),
+            Decision::Take(next_lo) => {
+                // Store the tokens and tick as of now (this also moves a full bucket's `next`,
+                // which records when it filled, back onto the grid after now).
+                let next_hi = if self.auto { view.next } else { hi };
+                Verdict::Take(state::join(next_lo, next_hi))
+            }
+            Decision::Refuse => Verdict::Refuse,
+            Decision::Closed => Verdict::Closed,
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn refuse(&self, view: Now, permits: u32, now: u64) -> RateLimitLease {
+        self.count_failure_();
+        Self::failed_lease().with_retry_after(self.retry_after(view, permits, now))
+    }
+
+    /// API rule 4: the wait until the same request would succeed, the queued permits served first.
+    fn retry_after(&self, view: Now, permits: u32, now: u64) -> Duration {
+        let queued = self.queue.queued_permits();
+        if self.auto {
+            let need = queued + u64::from(permits.max(1));
+            let at = state::time_to_reach(view.tokens, view.next, need, self.params);
+            Duration::from_nanos(at.saturating_sub(now))
+        } else {
+            let deficit = (queued + u64::from(permits)).saturating_sub(u64::from(view.tokens));
+            let periods = state::manual_retry_periods(deficit, self.params.per_period);
+            nanos(u128::from(periods) * u128::from(self.params.period))
+        }
+    }
+
+    /// Asks for ordered work; true if this thread took the drainer role and must run `drain`.
+    fn request_drain(&self) -> bool {
+        let mut took_role = false;
+        // ORDERING: AcqRel: taking the role acquires the previous drainer's work on the deque
+        // (its Release exit CAS); flagging DRAIN_AGAIN releases this thread's pushes to it.
+        self.update_lo(Ordering::AcqRel, |lo| {
+            let (next, took) = lo_state::request_drain(lo);
+            took_role = took;
+            next
+        });
+        took_role
+    }
+
+    fn drain(&self) {
+        loop {
+            self.queue.process(self);
+            let mut exit = Exit::Done;
+            // ORDERING: AcqRel: Release hands the deque to the next drainer; Acquire sees the
+            // pushes of whoever set DRAIN_AGAIN.
+            self.update_lo(Ordering::AcqRel, |lo| {
+                let (next, how) = lo_state::exit_drain(lo, self.params.limit);
+                exit = how;
+                next
+            });
+            if exit != Exit::Again {
+                return;
+            }
+        }
+    }
+
+    fn run_drain_if(&self, took_role: bool) {
+        if took_role {
+            self.drain();
+        }
+    }
+
+    fn dispose(&self) {
+        let mut took_role = false;
+        // ORDERING: AcqRel, as for `request_drain`.
+        self.update_lo(Ordering::AcqRel, |lo| {
+            let (next, took) = lo_state::request_drain(lo | lo_state::CLOSED);
+            took_role = took;
+            next
+        });
+        self.run_drain_if(took_role);
+    }
+
+    /// Brings the queue up to date (if ticks elapsed with waiters) and returns the state at `now`.
+    fn current(&self, now: u64) -> (u64, Now) {
+        let (lo, hi) = state::split(self.load());
+        if self.queue_behind(lo, hi, now) {
+            self.catch_up_queue();
+            let (lo, hi) = state::split(self.load());
+            return (lo, self.view(lo, hi, now));
+        }
+        (lo, self.view(lo, hi, now))
+    }
+
+    fn statistics(&self) -> RateLimiterStatistics {
+        let (_, view) = self.current(self.now());
+        RateLimiterStatistics {
+            current_available_permits: u64::from(view.tokens),
+            current_queued_count: self.queue.queued_permits(),
+            // ORDERING: Relaxed: statistics.
+            total_failed_leases: self.hot.failures.load(Ordering::Relaxed),
+            // ORDERING: Relaxed: statistics.
+            total_successful_leases: self.hot.successes.load(Ordering::Relaxed),
+        }
+    }
+
+    fn idle_duration(&self) -> Option<Duration> {
+        let now = self.clock.now_nanos();
+        let (lo, view) = self.current(if self.auto { now } else { 0 });
+        if view.tokens < self.params.limit || lo_state::waiters(lo) > 0 {
+            return None;
+        }
+        let since = if self.auto {
+            view.stored_next.saturating_sub(self.params.period)
+        } else {
+            // ORDERING: Relaxed: written by `try_replenish` before the pass that could make the
+            // bucket observed full; an approximate stamp is all idle time needs.
+            self.manual.idle_since.load(Ordering::Relaxed)
+        };
+        Some(Duration::from_nanos(now.saturating_sub(since)))
+    }
+
+    fn try_replenish(&self) -> bool {
+        if self.auto {
+            return false;
+        }
+        let now = self.clock.now_nanos();
+        let (lo, _) = state::split(self.load());
+        if state::is_closed(lo) || state::tokens(lo) >= self.params.limit {
+            // .NET: true, and nothing happens (the full bucket keeps its last replenishment time).
+            return true;
+        }
+        // Claim the interval since the last replenishment.
+        // ORDERING: Relaxed: the claim only needs atomicity; the tokens are published by the CAS below.
+        let last = self.manual.last.fetch_max(now, Ordering::Relaxed);
+        let elapsed = now.saturating_sub(last);
+        let mut word = self.load();
+        let filled;
+        loop {
+            let (lo, frac) = state::split(word);
+            let (tokens, frac) = state::replenish_manual(state::tokens(lo), frac, elapsed, self.params);
+            let next = state::join(state::with_tokens(lo, tokens), frac);
+            // ORDERING: Relaxed: token accounting (module docs).
+            match self.cas(word, next, Ordering::Relaxed) {
+                Ok(_) => {
+                    filled = tokens == self.params.limit;
+                    break;
+                }
+                Err(actual) => word = actual,
+            }
+        }
+        if filled {
+            // ORDERING: Relaxed: see `idle_duration`.
+            self.manual.idle_since.store(now, Ordering::Relaxed);
+        }
+        // ORDERING: Relaxed: read by the pass this thread requests (ordered by the word's RMWs).
+        self.manual.replenished.store(true, Ordering::Relaxed);
+        self.run_drain_if(self.request_drain());
+        true
+    }
+
+    fn queue_full(&self, view: Now, permits: u32, now: u64) -> Begin {
+        self.count_failure_();
+        Begin::Done(Ok(Self::failed_lease().with_retry_after(self.retry_after(view, permits, now))))
+    }
+
+    /// Auto mode: the deadline at which the blocked `node` fits, from the current word.
+    fn deadline_for(&self, node: &Waiter, now: u64) -> Option<u64> {
+        let (lo, hi) = state::split(self.load());
+        let view = self.view(lo, hi, now);
+        let need = u64::from(node.permits().max(1));
+        Some(state::time_to_reach(view.tokens, view.next, need, self.params))
+    }
+}
+
+impl<C: Clock> QueueHost for Shared<C> {
+    fn try_take_for_waiter(&self, permits: u32, replenished: &mut bool) -> bool {
+        let now = self.now();
+        let mut word = self.load();
+        loop {
+            let (lo, hi) = state::split(word);
+            let tokens = state::tokens(lo);
+            let fits =
+                if permits == 0 { *replenished || tokens > 0 || (!self.auto && hi > 0) } else { tokens >= permits };
+            let next = if fits {
+                let next_lo = lo_state::unregister(lo, 1) - u64::from(permits);
+                // Granted at the word's own point in time (later ticks stay lazily pending); only a
+                // full bucket, whose `next` records when it filled, moves `next` onto the grid.
+                let full = tokens >= self.params.limit;
+                let next_hi = if self.auto && permits > 0 && full {
+                    state::catch_up(tokens, hi, now, self.params).next
+                } else {
+                    hi
+                };
+                state::join(next_lo, next_hi)
+            } else if self.auto {
+                // Walk to the first tick where it fits, if that tick has passed.
+                let at = state::time_to_reach(tokens, hi, u64::from(permits.max(1)), self.params);
+                if at > now {
+                    return false;
+                }
+                let at_tick = state::catch_up(tokens, hi, at, self.params);
+                *replenished = true;
+                let next = state::join(state::with_tokens(lo, at_tick.tokens), at_tick.stored_next);
+                // ORDERING: Relaxed: token accounting (module docs); the drainer role is ordered
+                // by the role CASes.
+                match self.cas(word, next, Ordering::Relaxed) {
+                    Ok(_) => word = next,
+                    Err(actual) => word = actual,
+                }
+                continue;
+            } else {
+                return false;
+            };
+            // ORDERING: Release orders this grant before the node's GRANTED store that the waiter
+            // reads (the node CAS is AcqRel too; this keeps the chain explicit).
+            match self.cas(word, next, Ordering::Release) {
+                Ok(_) => return true,
+                Err(actual) => word = actual,
+            }
+        }
+    }
+
+    fn blocked(&self, node: &Waiter) {
+        if !self.auto {
+            return;
+        }
+        let now = self.now();
+        // Bring the word up to date so callers do not see "ticks elapsed with waiters" forever.
+        let mut word = self.load();
+        loop {
+            let (lo, hi) = state::split(word);
+            if hi > now {
+                break;
+            }
+            let view = self.view(lo, hi, now);
+            let next = state::join(state::with_tokens(lo, view.tokens), view.next);
+            // ORDERING: Relaxed: token accounting (module docs).
+            match self.cas(word, next, Ordering::Relaxed) {
+                Ok(_) => break,
+                Err(actual) => word = actual,
+            }
+        }
+        if let Some(at) = self.deadline_for(node, now)
+            && node.set_wake_at(at)
+        {
+            node.wake();
+        }
+    }
+
+    fn has_available(&self) -> bool {
+        // ORDERING: Relaxed: see `try_replenish`.
+        let replenished = !self.auto && self.manual.replenished.swap(false, Ordering::Relaxed);
+        let (lo, hi) = state::split(self.load());
+        replenished || state::tokens(lo) > 0 || (!self.auto && hi > 0)
+    }
+
+    fn give_back(&self, permits: u32) {
+        let mut word = self.load();
+        loop {
+            let (lo, hi) = state::split(word);
+            let tokens = (state::tokens(lo) as u64 + u64::from(permits)).min(u64::from(self.params.limit)) as u32;
+            // ORDERING: Relaxed: token accounting (module docs).
+            match self.cas(word, state::join(state::with_tokens(lo, tokens), hi), Ordering::Relaxed) {
+                Ok(_) => return,
+                Err(actual) => word = actual,
+            }
+        }
+    }
+
+    fn unregister(&self, count: u32) {
+        // ORDERING: Relaxed: only the count changes; it is read by CASes that re-validate.
+        self.update_lo(Ordering::Relaxed, |lo| lo_state::unregister(lo, u64::from(count)));
+    }
+
+    fn is_closed(&self) -> bool {
+        state::is_closed(state::split(self.load()).0)
+    }
+
+    fn count_success(&self) {
+        self.count_success_();
+    }
+
+    fn count_failure(&self) {
+        self.count_failure_();
+    }
+}
+
+impl<C: Clock> AcquireHost for Shared<C> {
+    fn begin(&self, permits: u32, wake: Wake) -> Begin {
+        if permits > self.params.limit {
+            return Begin::Done(Err(self.exceeded(permits)));
+        }
+        let now = self.now();
+        let mut helped = false;
+        let mut word = self.load();
+        loop {
+            let (lo, hi) = state::split(word);
+            if !helped && self.queue_behind(lo, hi, now) {
+                self.catch_up_queue();
+                helped = true;
+                word = self.load();
+                continue;
+            }
+            let view = self.view(lo, hi, now);
+            let next = match self.decide(lo, hi, view, permits) {
+                Verdict::Closed => return Begin::Done(Err(AcquireError::Disposed)),
+                Verdict::Take(next) if next == word => {
+                    self.count_success_();
+                    return Begin::Done(Ok(Self::success_lease()));
+                }
+                Verdict::Take(next) => next,
+                Verdict::Refuse => {
+                    if permits > self.queue_limit {
+                        // Could never fit the queue: fail at once, evicting nothing (.NET R2.4).
+                        return self.queue_full(view, permits, now);
+                    }
+                    match lo_state::register(state::with_tokens(lo, view.tokens)) {
+                        Some(next_lo) => state::join(next_lo, if self.auto { view.next } else { hi }),
+                        None => return self.queue_full(view, permits, now),
+                    }
+                }
+            };
+            // ORDERING: AcqRel: for a registration, Release/Acquire keep the release-vs-enqueue
+            // argument of `wait/mod.rs` simple; for a take it is stronger than needed.
+            match self.cas(word, next, Ordering::AcqRel) {
+                Ok(_) if lo_state::waiters(state::split(next).0) == lo_state::waiters(lo) => {
+                    self.count_success_();
+                    return Begin::Done(Ok(Self::success_lease()));
+                }
+                Ok(_) => {
+                    word = next;
+                    break;
+                }
+                Err(actual) => word = actual,
+            }
+        }
+        // Registered as a waiter: reserve queue space, then publish the node.
+        if self.queue.reserve(permits) == Reserve::Full {
+            self.unregister(1);
+            let (lo, hi) = state::split(word);
+            return self.queue_full(self.view(lo, hi, now), permits, now);
+        }
+        let node = Arc::new(Waiter::new(permits, wake));
+        self.queue.push(Arc::clone(&node));
+        self.run_drain_if(self.request_drain());
+        Begin::Queued(node)
+    }
+
+    fn finish(&self, _node: &Waiter, state: u8) -> Result<RateLimitLease, AcquireError> {
+        Ok(if state == GRANTED { Self::success_lease() } else { Self::failed_lease() })
+    }
+
+    fn abandon(&self, node: &Waiter) {
+        // A granted token-bucket lease returns nothing when dropped; only a cancel has an effect.
+        self.cancel(node);
+    }
+
+    fn cancel(&self, node: &Waiter) -> bool {
+        if self.queue.cancel(node) {
+            self.run_drain_if(self.request_drain());
+            true
+        } else {
+            false
+        }
+    }
+
+    fn poll_waiting(&self, node: &Waiter, timer: &mut Option<Timer>, cx: &mut Context<'_>) -> bool {
+        loop {
+            let at = node.wake_at();
+            if at == NO_DEADLINE {
+                *timer = None;
+                return false;
+            }
+            if self.clock.now_nanos() >= at {
+                *timer = None;
+                if node.clear_wake_at(at) {
+                    self.run_drain_if(self.request_drain());
+                    return true;
+                }
+                continue;
+            }
+            if timer.as_ref().is_none_or(|t| t.deadline != at) {
+                *timer = Some(Timer { deadline: at, sleep: self.clock.sleep_until(at) });
+            }
+            let Some(armed) = timer.as_mut() else { return false };
+            match armed.sleep.as_mut().poll(cx) {
+                Poll::Ready(()) => continue,
+                Poll::Pending => return false,
+            }
+        }
+    }
+
+    fn park(&self, node: &Waiter) {
+        let at = node.wake_at();
+        if at == NO_DEADLINE {
+            thread::park();
+        } else if self.clock.now_nanos() >= at {
+            if node.clear_wake_at(at) {
+                self.run_drain_if(self.request_drain());
+            }
+        } else {
+            self.clock.park_until(at);
+        }
+    }
+}
+
+impl<C: Clock> RateLimiter for TokenBucketRateLimiter<C> {
+    #[inline]
+    fn attempt_acquire(&self, permits: u32) -> Result<RateLimitLease, AcquireError> {
+        self.shared.attempt(permits)
+    }
+
+    fn acquire(&self, permits: u32) -> Acquire<'_> {
+        Acquire::queued(&self.shared, permits)
+    }
+
+    fn blocking_acquire(&self, permits: u32) -> Result<RateLimitLease, AcquireError> {
+        wait::block_on(&self.shared, permits)
+    }
+
+    fn statistics(&self) -> Option<RateLimiterStatistics> {
+        Some(self.shared.statistics())
+    }
+
+    fn idle_duration(&self) -> Option<Duration> {
+        self.shared.idle_duration()
+    }
+
+    fn dispose(&self) {
+        self.shared.dispose();
+    }
+}
+
+impl<C: Clock> ReplenishingRateLimiter for TokenBucketRateLimiter<C> {
+    fn try_replenish(&self) -> bool {
+        self.shared.try_replenish()
+    }
+
+    fn is_auto_replenishing(&self) -> bool {
+        self.shared.auto
+    }
+
+    fn replenishment_period(&self) -> Duration {
+        Duration::from_nanos(self.shared.params.period)
+    }
+}
+
+impl<C: Clock> Drop for TokenBucketRateLimiter<C> {
+    fn drop(&mut self) {
+        self.shared.dispose();
+    }
+}
+
+impl<C: Clock> fmt::Debug for TokenBucketRateLimiter<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shared = &self.shared;
+        f.debug_struct("TokenBucketRateLimiter")
+            .field("token_limit", &shared.params.limit)
+            .field("tokens_per_period", &shared.params.per_period)
+            .field("replenishment_period", &Duration::from_nanos(shared.params.period))
+            .field("auto_replenishment", &shared.auto)
+            .field("queue_limit", &shared.queue_limit)
+            .field("order", &shared.queue.order())
+            .field("statistics", &shared.statistics())
+            .finish()
+    }
+}

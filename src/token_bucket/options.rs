@@ -1,0 +1,86 @@
+//! Options of the token bucket.
+
+use std::time::Duration;
+
+use crate::{OptionsError, QueueProcessingOrder};
+
+/// Options of a [`TokenBucketRateLimiter`](crate::TokenBucketRateLimiter).
+///
+/// The default value is invalid (limits and period zero), as in .NET: set the fields you need and
+/// keep the rest with `..Default::default()`.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use tollgate::TokenBucketRateLimiterOptions;
+///
+/// let options = TokenBucketRateLimiterOptions {
+///     token_limit: 100,
+///     tokens_per_period: 10,
+///     replenishment_period: Duration::from_millis(100),
+///     queue_limit: 50,
+///     ..Default::default()
+/// };
+/// assert!(options.validate().is_ok());
+/// assert!(options.auto_replenishment);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenBucketRateLimiterOptions {
+    /// The bucket's capacity: at most this many tokens are available at once. Must be greater than 0.
+    pub token_limit: u32,
+    /// Tokens added at every tick (capped at `token_limit`). Must be greater than 0.
+    pub tokens_per_period: u32,
+    /// Time between ticks. Must be greater than zero (and at most `u64::MAX` nanoseconds).
+    pub replenishment_period: Duration,
+    /// `true` (the default): tokens come back by themselves, computed lazily from the clock.
+    /// `false`: only [`try_replenish`](crate::ReplenishingRateLimiter::try_replenish) adds tokens.
+    pub auto_replenishment: bool,
+    /// Which queued request is served first.
+    pub queue_processing_order: QueueProcessingOrder,
+    /// How many permits (summed over requests) may wait in the queue. 0 disables queuing.
+    pub queue_limit: u32,
+}
+
+impl Default for TokenBucketRateLimiterOptions {
+    fn default() -> Self {
+        Self {
+            token_limit: 0,
+            tokens_per_period: 0,
+            replenishment_period: Duration::ZERO,
+            auto_replenishment: true,
+            queue_processing_order: QueueProcessingOrder::OldestFirst,
+            queue_limit: 0,
+        }
+    }
+}
+
+impl TokenBucketRateLimiterOptions {
+    /// Checks the options as the constructor does (.NET's order: `token_limit`, `tokens_per_period`,
+    /// `replenishment_period`).
+    ///
+    /// # Errors
+    ///
+    /// An [`OptionsError`] naming the first invalid field: a zero `token_limit` or
+    /// `tokens_per_period`, or a `replenishment_period` that is zero or longer than `u64::MAX`
+    /// nanoseconds (584 years).
+    pub fn validate(&self) -> Result<(), OptionsError> {
+        if self.token_limit == 0 {
+            return Err(OptionsError::must_be_positive("token_limit"));
+        }
+        if self.tokens_per_period == 0 {
+            return Err(OptionsError::must_be_positive("tokens_per_period"));
+        }
+        if self.replenishment_period.is_zero() {
+            return Err(OptionsError::must_be_positive("replenishment_period"));
+        }
+        if u64::try_from(self.replenishment_period.as_nanos()).is_err() {
+            return Err(OptionsError::new("replenishment_period", "must be at most u64::MAX nanoseconds"));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn period_nanos(&self) -> u64 {
+        self.replenishment_period.as_nanos() as u64
+    }
+}
