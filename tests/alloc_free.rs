@@ -7,7 +7,12 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
-use tollgate::{ConcurrencyLimiter, ConcurrencyLimiterOptions, QueueProcessingOrder, RateLimiter};
+use std::time::Duration;
+
+use tollgate::{
+    ConcurrencyLimiter, ConcurrencyLimiterOptions, ManualClock, QueueProcessingOrder, RateLimiter,
+    TokenBucketRateLimiter, TokenBucketRateLimiterOptions,
+};
 
 struct Counting;
 
@@ -103,4 +108,49 @@ fn the_counter_does_count() {
     });
     assert!(n > 0);
     drop(held);
+}
+
+#[test]
+fn token_bucket_decisions_allocate_nothing() {
+    for auto_replenishment in [true, false] {
+        let clock = ManualClock::new();
+        let bucket = TokenBucketRateLimiter::with_clock(
+            TokenBucketRateLimiterOptions {
+                token_limit: 2,
+                tokens_per_period: 2,
+                replenishment_period: Duration::from_millis(1),
+                auto_replenishment,
+                queue_limit: 4,
+                ..Default::default()
+            },
+            clock.clone(),
+        )
+        .unwrap();
+        let real = TokenBucketRateLimiter::new(TokenBucketRateLimiterOptions {
+            token_limit: u32::MAX,
+            tokens_per_period: 1,
+            replenishment_period: Duration::from_secs(1),
+            ..Default::default()
+        })
+        .unwrap();
+        let n = allocations_during(|| {
+            for _ in 0..1000 {
+                let mut ready = bucket.acquire(1);
+                assert!(matches!(poll_once(&mut ready), Poll::Ready(Ok(ref l)) if l.is_acquired()));
+                let a = bucket.attempt_acquire(1).unwrap();
+                let refused = bucket.attempt_acquire(1).unwrap();
+                assert!(a.is_acquired() && !refused.is_acquired());
+                assert!(refused.retry_after().is_some());
+                clock.advance(Duration::from_millis(1));
+                if !auto_replenishment {
+                    use tollgate::ReplenishingRateLimiter;
+                    assert!(bucket.try_replenish());
+                }
+                assert!(real.attempt_acquire(1).unwrap().is_acquired());
+            }
+            let _ = bucket.statistics();
+            let _ = bucket.idle_duration();
+        });
+        assert_eq!(n, 0, "auto_replenishment {auto_replenishment}: the token bucket's fast path allocated");
+    }
 }

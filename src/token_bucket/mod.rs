@@ -484,14 +484,6 @@ impl<C: Clock> Shared<C> {
         self.count_failure_();
         Begin::Done(Ok(Self::failed_lease().with_retry_after(self.retry_after(view, permits, now))))
     }
-
-    /// Auto mode: the deadline at which the blocked `node` fits, from the current word.
-    fn deadline_for(&self, node: &Waiter, now: u64) -> Option<u64> {
-        let (lo, hi) = state::split(self.load());
-        let view = self.view(lo, hi, now);
-        let need = u64::from(node.permits().max(1));
-        Some(state::time_to_reach(view.tokens, view.next, need, self.params))
-    }
 }
 
 impl<C: Clock> QueueHost for Shared<C> {
@@ -546,25 +538,32 @@ impl<C: Clock> QueueHost for Shared<C> {
         if !self.auto {
             return;
         }
+        // The clock may have moved since `try_take_for_waiter` refused: read it once here and
+        // bring the word up to it, so callers do not see "ticks elapsed with waiters" forever.
         let now = self.now();
-        // Bring the word up to date so callers do not see "ticks elapsed with waiters" forever.
         let mut word = self.load();
-        loop {
+        let view = loop {
             let (lo, hi) = state::split(word);
-            if hi > now {
-                break;
-            }
             let view = self.view(lo, hi, now);
+            if hi > now {
+                break view;
+            }
             let next = state::join(state::with_tokens(lo, view.tokens), view.next);
             // ORDERING: Relaxed: token accounting (module docs).
             match self.cas(word, next, Ordering::Relaxed) {
-                Ok(_) => break,
+                Ok(_) => break view,
                 Err(actual) => word = actual,
             }
+        };
+        if view.tokens >= node.permits().max(1) {
+            // It fits at this later reading: process again (this thread holds the drainer role, so
+            // the request only sets DRAIN_AGAIN and the drain loop runs another pass).
+            let took = self.request_drain();
+            debug_assert!(!took, "blocked() runs under the drainer role");
+            return;
         }
-        if let Some(at) = self.deadline_for(node, now)
-            && node.set_wake_at(at)
-        {
+        let at = state::time_to_reach(view.tokens, view.next, u64::from(node.permits().max(1)), self.params);
+        if node.set_wake_at(at) {
             node.wake();
         }
     }

@@ -1,0 +1,115 @@
+//! loom models of the token bucket's protocols: the lazy-tick fast path and the timed waiter.
+//!
+//! Run: `RUSTFLAGS="--cfg tollgate_loom" LOOM_MAX_PREEMPTIONS=3 cargo test --release --test loom_token_bucket`
+//! Without the cfg this file compiles to nothing.
+#![cfg(tollgate_loom)]
+
+use std::time::Duration;
+
+use loom::sync::Arc;
+use loom::thread;
+use tollgate::{ManualClock, QueueProcessingOrder, RateLimiter, TokenBucketRateLimiter, TokenBucketRateLimiterOptions};
+
+const PERIOD: Duration = Duration::from_nanos(10);
+
+fn bucket(limit: u32, queue_limit: u32) -> (Arc<TokenBucketRateLimiter<ManualClock>>, ManualClock) {
+    let clock = ManualClock::new();
+    let bucket = TokenBucketRateLimiter::with_clock(
+        TokenBucketRateLimiterOptions {
+            token_limit: limit,
+            tokens_per_period: 1,
+            replenishment_period: PERIOD,
+            queue_limit,
+            queue_processing_order: QueueProcessingOrder::OldestFirst,
+            ..Default::default()
+        },
+        clock.clone(),
+    )
+    .unwrap();
+    (Arc::new(bucket), clock)
+}
+
+/// Two attempts race a tick: the empty bucket gains exactly one token, so at most one attempt
+/// succeeds, and the statistics count both decisions.
+#[test]
+fn attempts_never_over_grant_across_a_tick() {
+    loom::model(|| {
+        let (b, clock) = bucket(1, 0);
+        assert!(b.attempt_acquire(1).unwrap().is_acquired());
+        let threads: Vec<_> = (0..2)
+            .map(|_| {
+                let b = b.clone();
+                thread::spawn(move || b.attempt_acquire(1).unwrap().is_acquired())
+            })
+            .collect();
+        clock.advance(PERIOD);
+        let granted = threads.into_iter().map(|t| t.join().unwrap()).filter(|&g| g).count();
+        assert!(granted <= 1, "{granted} grants from one tick");
+        let s = b.statistics().unwrap();
+        assert_eq!(s.total_successful_leases, 1 + granted as u64);
+        assert_eq!(s.total_failed_leases, 2 - granted as u64);
+        assert_eq!(s.current_available_permits, 1 - granted as u64);
+    });
+}
+
+/// A blocked waiter is woken by the tick alone (loom reports a deadlock if the wake-up is lost).
+#[test]
+fn blocked_waiter_is_granted_at_its_tick() {
+    loom::model(|| {
+        let (b, clock) = bucket(1, 1);
+        assert!(b.attempt_acquire(1).unwrap().is_acquired());
+        let b2 = b.clone();
+        let waiter = thread::spawn(move || b2.blocking_acquire(1).unwrap().is_acquired());
+        clock.advance(PERIOD);
+        assert!(waiter.join().unwrap());
+        let s = b.statistics().unwrap();
+        assert_eq!((s.current_available_permits, s.current_queued_count), (0, 0));
+    });
+}
+
+/// An async waiter's timer races the tick.
+#[test]
+fn async_waiter_is_granted_at_its_tick() {
+    loom::model(|| {
+        let (b, clock) = bucket(1, 1);
+        assert!(b.attempt_acquire(1).unwrap().is_acquired());
+        let b2 = b.clone();
+        let waiter = thread::spawn(move || loom::future::block_on(b2.acquire(1)).unwrap().is_acquired());
+        clock.advance(PERIOD);
+        assert!(waiter.join().unwrap());
+    });
+}
+
+/// The next-in-line waiter's wake races a concurrent attempt and a dispose: the waiter always
+/// finishes (granted, or failed by the dispose), and one tick never grants two requests.
+#[test]
+fn waiter_wake_races_attempt_and_dispose() {
+    loom::model(|| {
+        let (b, clock) = bucket(1, 1);
+        assert!(b.attempt_acquire(1).unwrap().is_acquired());
+        let b2 = b.clone();
+        let waiter = thread::spawn(move || match b2.blocking_acquire(1) {
+            Ok(lease) => lease.is_acquired(),
+            Err(e) => {
+                assert_eq!(e, tollgate::AcquireError::Disposed);
+                false
+            }
+        });
+        let b3 = b.clone();
+        let racer = thread::spawn(move || {
+            clock.advance(PERIOD);
+            match b3.attempt_acquire(1) {
+                Ok(lease) => lease.is_acquired(),
+                Err(e) => {
+                    assert_eq!(e, tollgate::AcquireError::Disposed);
+                    false
+                }
+            }
+        });
+        b.dispose();
+        let waited = waiter.join().unwrap();
+        let attempted = racer.join().unwrap();
+        assert!(!(waited && attempted), "one token granted twice");
+        assert_eq!(b.statistics().unwrap().current_queued_count, 0);
+    });
+}
