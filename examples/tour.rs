@@ -7,11 +7,102 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use tollgate::{ConcurrencyLimiter, ConcurrencyLimiterOptions, QueueProcessingOrder, RateLimiter};
+use tollgate::{
+    ConcurrencyLimiter, ConcurrencyLimiterOptions, QueueProcessingOrder, RateLimiter, TokenBucketRateLimiter,
+    TokenBucketRateLimiterOptions,
+};
 
 fn main() {
     println!("tollgate tour\n");
     concurrency_under_load();
+    token_bucket_under_load();
+}
+
+fn token_bucket_under_load() {
+    println!("== TokenBucketRateLimiter: 20 tokens, +10 every 10 ms (1,000/s), queue of 20 permits ==");
+    let bucket = Arc::new(
+        TokenBucketRateLimiter::new(TokenBucketRateLimiterOptions {
+            token_limit: 20,
+            tokens_per_period: 10,
+            replenishment_period: Duration::from_millis(10),
+            queue_limit: 20,
+            ..Default::default()
+        })
+        .expect("valid options"),
+    );
+    let started = Instant::now();
+    let run_for = Duration::from_millis(300);
+
+    // 2 threads hammer `attempt_acquire` and remember the retry-after hints they were given.
+    let threads: Vec<_> = (0..2)
+        .map(|_| {
+            let bucket = bucket.clone();
+            std::thread::spawn(move || {
+                let (mut admitted, mut rejected, mut max_retry) = (0u64, 0u64, Duration::ZERO);
+                while started.elapsed() < run_for {
+                    let lease = bucket.attempt_acquire(1).expect("1 <= limit");
+                    if lease.is_acquired() {
+                        admitted += 1;
+                    } else {
+                        rejected += 1;
+                        max_retry = max_retry.max(lease.retry_after().unwrap_or_default());
+                    }
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+                (admitted, rejected, max_retry)
+            })
+        })
+        .collect();
+
+    // 8 async tasks wait in the queue; the ticks alone serve them (no background timer task).
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let (task_admitted, task_rejected) = runtime.block_on(async {
+        let joins: Vec<_> = (0..8)
+            .map(|_| {
+                let bucket = bucket.clone();
+                tokio::spawn(async move {
+                    let (mut admitted, mut rejected) = (0u64, 0u64);
+                    while started.elapsed() < run_for {
+                        if bucket.acquire(2).await.expect("not disposed").is_acquired() {
+                            admitted += 2;
+                        } else {
+                            rejected += 2; // queue full: the lease says when to retry
+                            tokio::time::sleep(Duration::from_millis(5)).await;
+                        }
+                    }
+                    (admitted, rejected)
+                })
+            })
+            .collect();
+        let mut totals = (0, 0);
+        for j in joins {
+            let (a, r) = j.await.unwrap();
+            totals.0 += a;
+            totals.1 += r;
+        }
+        totals
+    });
+    let (mut thread_admitted, mut thread_rejected, mut max_retry) = (0, 0, Duration::ZERO);
+    for t in threads {
+        let (a, r, m) = t.join().unwrap();
+        thread_admitted += a;
+        thread_rejected += r;
+        max_retry = max_retry.max(m);
+    }
+    let elapsed = started.elapsed();
+    let stats = bucket.statistics().unwrap();
+    println!("{:<22}{:>10}{:>10}", "caller (tokens)", "admitted", "rejected");
+    println!("{:<22}{:>10}{:>10}", "threads (2)", thread_admitted, thread_rejected);
+    println!("{:<22}{:>10}{:>10}", "async tasks (8)", task_admitted, task_rejected);
+    let admitted = thread_admitted + task_admitted;
+    let ceiling = 20 + 10 * (elapsed.as_millis() as u64 / 10);
+    println!(
+        "admitted {admitted} tokens in {elapsed:?} (the bucket allows at most {ceiling}: 20 + 10 per elapsed 10 ms); \
+         largest retry-after hint {max_retry:?}; queued now {}",
+        stats.current_queued_count
+    );
+    assert!(admitted <= ceiling, "over-admitted");
+    println!("(oldest-first order: while requests wait in the queue, attempts are refused so they cannot jump it)\n");
 }
 
 fn concurrency_under_load() {

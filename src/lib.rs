@@ -14,6 +14,13 @@
 //! | limiter | limits | permits come back |
 //! |---|---|---|
 //! | [`ConcurrencyLimiter`] | permits held at once | when the lease is dropped |
+//! | [`TokenBucketRateLimiter`] | a rate with bursts: `token_limit` tokens, `tokens_per_period` more per period | with time (lazily computed), or on [`ReplenishingRateLimiter::try_replenish`] |
+//!
+//! ## Clocks
+//!
+//! Time-based limiters read a [`Clock`]: [`TscClock`] (the default; quanta's calibrated TSC, about
+//! 10 ns per reading), [`CoarseClock`] (a background thread refreshes the time; about 2 ns per
+//! reading, up to its interval stale) and [`ManualClock`] (moves only when told; for tests).
 //!
 //! ## Quick start
 //!
@@ -36,8 +43,17 @@
 //!
 //! 1. Cancellation is dropping the future: there is no cancellation-token parameter.
 //! 2. Permit counts are `u32` (negative counts cannot be expressed); statistics are `u64`.
-//! 3. Statistics stay readable after dispose.
-//! 4. A cancelled or evicted waiter never stalls the queue: when a queued request goes away the queue
+//! 3. Auto-replenishment is lazy and exact: no timers. Tick *k* happens at construction +
+//!    *k*·period; every access brings the state up to date from the clock, so N elapsed ticks have
+//!    exactly the effect of N .NET timer ticks, and queued requests are granted at their tick with no
+//!    other caller needed. Manual mode keeps .NET's `TryReplenish` rules (the token bucket's
+//!    fractional refill is kept exactly, where .NET uses a `double`).
+//! 4. RetryAfter is exact in auto mode: the wait until the tick at which the same request would
+//!    succeed, queued permits served first (a queue-full failure: until it would be granted at once).
+//!    In manual mode it is the number of periods needed, rounded **up** (.NET truncates), times the
+//!    period.
+//! 5. Statistics stay readable after dispose.
+//! 6. A cancelled or evicted waiter never stalls the queue: when a queued request goes away the queue
 //!    is processed again at once.
 
 #![warn(missing_docs)]
