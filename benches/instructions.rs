@@ -1,12 +1,21 @@
 //! Instruction counts (iai-callgrind) of one non-waiting acquisition, tollgate against
-//! `tokio::sync::Semaphore` and the `Mutex<VecDeque>` baseline, through the shared workload of
-//! `benches/common`.
+//! `tokio::sync::Semaphore` and the `Mutex<VecDeque>` baseline, and tollgate's token bucket against
+//! governor's direct rate limiter, through the shared workloads of `benches/common`.
 //!
 //! Measures the inclusive instruction count of one call of the benchmark function, which runs
 //! `common::try_acquire_drop` once:
 //! * `*_acquire_drop`: an attempt that succeeds (1024 permits) plus the drop that returns the permit.
 //! * `*_acquire_drop_busy`: the same on a limiter that is never idle (one of its 1024 permits is held).
 //! * `*_deny`: an attempt on an exhausted limiter (its only permit is held).
+//!
+//! Rate limiters (`common::rate`, default clocks: quanta's TSC clock on both sides):
+//! * `bucket_allow` / `governor_allow`: an attempt that succeeds (burst `u32::MAX`, one permit per
+//!   nanosecond). tollgate `attempt_acquire(1)` + lease drop, once with 1-ns ticks (the call finds
+//!   ticks elapsed since construction) and once with 1-s ticks (no tick elapsed); governor `check()`.
+//! * `bucket_deny` / `governor_deny`: an attempt on an exhausted limiter (burst 1, one permit per
+//!   hour, the permit taken in setup). tollgate computes a `retry_after`; governor's `check()`
+//!   returns its `NotUntil` without a time, `governor_deny_retry_after` also computes
+//!   `wait_time_from(clock.now())`.
 //!
 //! The limiter is built by a setup function and destroyed by a teardown function, so construction
 //! and destruction are not counted. Does not measure: time (an instruction is not a nanosecond;
@@ -16,15 +25,17 @@
 
 #![allow(missing_docs, reason = "the iai-callgrind macros generate `pub mod`s that cannot carry docs")]
 
-#[allow(dead_code, reason = "the threaded and async workloads serve the criterion bench only")]
+#[allow(dead_code, reason = "the threaded and async workloads serve the criterion benches only")]
 mod common;
 
 use std::hint::black_box;
 
+use governor::clock::QuantaClock;
 use iai_callgrind::{library_benchmark, library_benchmark_group, main};
 use tokio::sync::Semaphore;
-use tollgate::ConcurrencyLimiter;
+use tollgate::{ConcurrencyLimiter, TokenBucketRateLimiter};
 
+use common::rate::{self, Governor, Quota, RateContender};
 use common::{Contender, MutexSemaphore};
 
 /// Permits of the limiters that must never refuse.
@@ -105,6 +116,76 @@ fn mutex_acquire_drop_busy(semaphore: MutexSemaphore) -> MutexSemaphore {
     semaphore
 }
 
+// The rate limiters are passed boxed: `TokenBucketRateLimiter` holds its state inline (640
+// bytes), and moving it into and out of the benchmark function by value would add a `memcpy` of it
+// (88 instructions) to the count. Both contenders pay the same pointer move instead.
+
+fn rate_roomy<L: RateContender>(quota: Quota) -> Box<L> {
+    Box::new(rate::roomy(quota))
+}
+
+fn rate_exhausted<L: RateContender>() -> Box<L> {
+    Box::new(rate::exhausted())
+}
+
+fn rate_teardown<L: RateContender>(limiter: Box<L>) {
+    drop(black_box(limiter));
+}
+
+#[library_benchmark]
+#[bench::tick_1ns(args = (rate::ALLOW_TICK_1NS), setup = rate_roomy::<TokenBucketRateLimiter>, teardown = rate_teardown)]
+#[bench::tick_1s(args = (rate::ALLOW_TICK_1S), setup = rate_roomy::<TokenBucketRateLimiter>, teardown = rate_teardown)]
+fn bucket_allow(limiter: Box<TokenBucketRateLimiter>) -> Box<TokenBucketRateLimiter> {
+    black_box(rate::check_in_place(&*limiter));
+    limiter
+}
+
+#[library_benchmark]
+#[bench::permit_taken(args = (), setup = rate_exhausted::<TokenBucketRateLimiter>, teardown = rate_teardown)]
+fn bucket_deny(limiter: Box<TokenBucketRateLimiter>) -> Box<TokenBucketRateLimiter> {
+    black_box(rate::check_in_place(&*limiter));
+    limiter
+}
+
+#[library_benchmark]
+#[bench::cell_1ns(args = (rate::ALLOW_TICK_1NS), setup = rate_roomy::<Governor<QuantaClock>>, teardown = rate_teardown)]
+fn governor_allow(limiter: Box<Governor<QuantaClock>>) -> Box<Governor<QuantaClock>> {
+    black_box(rate::check_in_place(&*limiter));
+    limiter
+}
+
+#[library_benchmark]
+#[bench::permit_taken(args = (), setup = rate_exhausted::<Governor<QuantaClock>>, teardown = rate_teardown)]
+fn governor_deny(limiter: Box<Governor<QuantaClock>>) -> Box<Governor<QuantaClock>> {
+    black_box(rate::check_in_place(&*limiter));
+    limiter
+}
+
+#[library_benchmark]
+#[bench::permit_taken(args = (), setup = rate_exhausted::<TokenBucketRateLimiter>, teardown = rate_teardown)]
+fn bucket_deny_retry_after(limiter: Box<TokenBucketRateLimiter>) -> Box<TokenBucketRateLimiter> {
+    black_box(rate::check_retry_after(&*limiter));
+    limiter
+}
+
+#[library_benchmark]
+#[bench::permit_taken(args = (), setup = rate_exhausted::<Governor<QuantaClock>>, teardown = rate_teardown)]
+fn governor_deny_retry_after(limiter: Box<Governor<QuantaClock>>) -> Box<Governor<QuantaClock>> {
+    black_box(rate::check_retry_after(&*limiter));
+    limiter
+}
+
+library_benchmark_group!(
+    name = rate_limit;
+    benchmarks =
+        bucket_allow,
+        governor_allow,
+        bucket_deny,
+        governor_deny,
+        bucket_deny_retry_after,
+        governor_deny_retry_after
+);
+
 library_benchmark_group!(
     name = try_acquire;
     benchmarks =
@@ -119,4 +200,4 @@ library_benchmark_group!(
         mutex_deny
 );
 
-main!(library_benchmark_groups = try_acquire);
+main!(library_benchmark_groups = try_acquire, rate_limit);

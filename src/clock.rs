@@ -47,17 +47,20 @@ pub trait Clock: Clone + Send + Sync + 'static {
 }
 
 /// The default clock: quanta's TSC-based clock, calibrated against the OS monotonic clock.
+///
+/// A reading is one `rdtsc` and one multiply-shift scaling (quanta's `delta_as_nanos`), about 20
+/// instructions; where the TSC is unusable quanta falls back to the OS monotonic clock.
 #[derive(Clone)]
 pub struct TscClock {
     clock: quanta::Clock,
-    origin: quanta::Instant,
+    origin: u64,
 }
 
 impl TscClock {
     /// Creates a clock whose origin is now.
     pub fn new() -> Self {
         let clock = quanta::Clock::new();
-        let origin = clock.now();
+        let origin = clock.raw();
         Self { clock, origin }
     }
 }
@@ -77,8 +80,8 @@ impl fmt::Debug for TscClock {
 impl Clock for TscClock {
     #[inline]
     fn now_nanos(&self) -> u64 {
-        // quanta's Instant is monotonic; the saturating subtraction guards the origin anyway.
-        self.clock.now().saturating_duration_since(self.origin).as_nanos() as u64
+        // Raw counter delta scaled to nanoseconds (0 if the counter reads below the origin).
+        self.clock.delta_as_nanos(self.origin, self.clock.raw())
     }
 }
 

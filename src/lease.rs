@@ -156,7 +156,8 @@ pub struct RateLimitLease {
     value: Value,
     names: Names,
     acquired: bool,
-    extra: Option<Box<Extra>>,
+    /// Dropped by hand in `Drop` (so a lease without extras has no out-of-line drop glue).
+    extra: std::mem::ManuallyDrop<Option<Box<Extra>>>,
 }
 
 // SAFETY: the only non-Send/Sync field is `PermitRelease::target`, a pointer to a limiter's shared
@@ -169,7 +170,7 @@ unsafe impl Sync for RateLimitLease {}
 impl RateLimitLease {
     #[inline]
     pub(crate) const fn new(acquired: bool, names: Names) -> Self {
-        Self { release: Release::None, value: Value::None, names, acquired, extra: None }
+        Self { release: Release::None, value: Value::None, names, acquired, extra: std::mem::ManuallyDrop::new(None) }
     }
 
     #[inline]
@@ -297,6 +298,22 @@ impl RateLimitLease {
     }
 }
 
+impl RateLimitLease {
+    #[cold]
+    #[inline(never)]
+    fn drop_extra(&mut self) {
+        // SAFETY: called once, from `drop`; the field is not used afterwards.
+        let Some(mut extra) = (unsafe { std::mem::ManuallyDrop::take(&mut self.extra) }) else { return };
+        // Inner leases (a chain's) are released in reverse order, as in .NET.
+        while let Some(inner) = extra.inner.pop() {
+            drop(inner);
+        }
+        if let Some(f) = extra.on_release.take() {
+            f();
+        }
+    }
+}
+
 impl Drop for RateLimitLease {
     #[inline]
     fn drop(&mut self) {
@@ -305,14 +322,8 @@ impl Drop for RateLimitLease {
             // `target` stays valid until `release` has been called once for these permits.
             unsafe { (p.release)(p.target, p.permits) };
         }
-        if let Some(extra) = self.extra.as_mut() {
-            // Inner leases (a chain's) are released in reverse order, as in .NET.
-            while let Some(inner) = extra.inner.pop() {
-                drop(inner);
-            }
-            if let Some(f) = extra.on_release.take() {
-                f();
-            }
+        if self.extra.is_some() {
+            self.drop_extra();
         }
     }
 }

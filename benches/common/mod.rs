@@ -346,3 +346,238 @@ impl Drop for MutexAcquire<'_> {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Rate limiters: tollgate's token bucket against governor
+// ---------------------------------------------------------------------------------------------
+
+/// The workload layer of the rate-limiter comparison (`vs_governor`, `instructions`), the same
+/// pattern as above: one [`RateContender`](rate::RateContender) trait, workloads written once.
+///
+/// The contenders, each on two clocks:
+/// * `tollgate::TokenBucketRateLimiter` on [`TscClock`](tollgate::TscClock) (its default) and on
+///   [`CoarseClock`](tollgate::CoarseClock),
+/// * governor's direct (un-keyed, in-memory) `RateLimiter` on its default `QuantaClock` and on its
+///   `QuantaUpkeepClock`.
+#[allow(dead_code, reason = "`vs_tokio_semaphore` compiles this file too and uses none of it")]
+pub mod rate {
+    use std::hint::black_box;
+    use std::num::NonZeroU32;
+    use std::sync::{Barrier, OnceLock};
+    use std::thread;
+    use std::time::{Duration, Instant};
+
+    use governor::clock::{QuantaClock, QuantaUpkeepClock};
+    use governor::middleware::NoOpMiddleware;
+    use governor::state::{InMemoryState, NotKeyed};
+    use tollgate::{Clock, CoarseClock, RateLimiter, TokenBucketRateLimiter, TokenBucketRateLimiterOptions, TscClock};
+
+    /// Refresh interval of the coarse (upkeep-thread) clocks.
+    pub const COARSE_INTERVAL: Duration = Duration::from_millis(1);
+
+    /// A rate limit in both crates' terms: at most `burst` permits at once, `per_period` more every
+    /// `period`. governor replenishes continuously (one cell every `period / per_period`, which must
+    /// be a whole number of nanoseconds); tollgate adds `per_period` tokens at every tick.
+    #[derive(Clone, Copy, Debug)]
+    pub struct Quota {
+        /// tollgate's `token_limit`, governor's burst.
+        pub burst: u32,
+        /// tollgate's `tokens_per_period`.
+        pub per_period: u32,
+        /// tollgate's `replenishment_period`.
+        pub period: Duration,
+    }
+
+    impl Quota {
+        /// governor's form: one cell every `period / per_period`, burst `burst`.
+        fn governor(self) -> governor::Quota {
+            let period = self.period.as_nanos();
+            assert_eq!(period % u128::from(self.per_period), 0, "governor needs a whole-nanosecond cell interval");
+            let cell = Duration::from_nanos((period / u128::from(self.per_period)) as u64);
+            governor::Quota::with_period(cell)
+                .expect("non-zero interval")
+                .allow_burst(NonZeroU32::new(self.burst).expect("non-zero burst"))
+        }
+
+        /// tollgate's form, without a queue.
+        fn tollgate(self) -> TokenBucketRateLimiterOptions {
+            TokenBucketRateLimiterOptions {
+                token_limit: self.burst,
+                tokens_per_period: self.per_period,
+                replenishment_period: self.period,
+                ..Default::default()
+            }
+        }
+    }
+
+    /// Never runs dry: a burst of `u32::MAX` and one more permit every nanosecond, which no caller
+    /// here can outpace. tollgate ticks every nanosecond, as close to governor's continuous
+    /// replenishment as it gets (so nearly every call finds a tick elapsed since the last).
+    pub const ALLOW_TICK_1NS: Quota = Quota { burst: u32::MAX, per_period: 1, period: Duration::from_nanos(1) };
+
+    /// The same rate and burst as [`ALLOW_TICK_1NS`] (identical for governor), but tollgate adds its
+    /// 10⁹ tokens once a second, so a call rarely finds a tick elapsed.
+    pub const ALLOW_TICK_1S: Quota =
+        Quota { burst: u32::MAX, per_period: 1_000_000_000, period: Duration::from_secs(1) };
+
+    /// One permit, one more an hour: exhausted for the whole run once its permit is taken.
+    pub const DENY: Quota = Quota { burst: 1, per_period: 1, period: Duration::from_secs(3600) };
+
+    /// A rate limiter under test: one permit per attempt, never waiting.
+    pub trait RateContender: Send + Sync + Sized + 'static {
+        /// The name criterion and iai-callgrind report.
+        const NAME: &'static str;
+
+        /// A limiter enforcing `quota`, full.
+        fn with_quota(quota: Quota) -> Self;
+        /// Attempts to take one permit and drops whatever the attempt returned right there;
+        /// returns whether a permit was taken.
+        fn check_in_place(&self) -> bool;
+        /// Attempts to take one permit; on refusal, returns the wait until a retry could succeed
+        /// (`Some(ZERO)` when taken, so both crates return the same type).
+        fn check_retry_after(&self) -> Option<Duration>;
+    }
+
+    /// The clocks each crate is benchmarked on; `bench_clock` gives the instance a limiter uses.
+    pub trait BenchClock: Clone + Send + Sync + 'static {
+        /// The clock for one more limiter.
+        fn bench_clock() -> Self;
+    }
+
+    impl BenchClock for TscClock {
+        fn bench_clock() -> Self {
+            TscClock::new()
+        }
+    }
+
+    impl BenchClock for QuantaClock {
+        fn bench_clock() -> Self {
+            QuantaClock::default()
+        }
+    }
+
+    /// governor's upkeep clock, shared by every governor limiter and kept alive for the whole
+    /// process: quanta allows one upkeep thread per process (a second `start` fails), and governor
+    /// stops it when the last clone of its clock is dropped, which would freeze `recent()` under
+    /// tollgate's [`CoarseClock`] as well.
+    fn governor_upkeep_clock() -> QuantaUpkeepClock {
+        static CLOCK: OnceLock<QuantaUpkeepClock> = OnceLock::new();
+        CLOCK.get_or_init(|| QuantaUpkeepClock::from_interval(COARSE_INTERVAL).expect("quanta upkeep thread")).clone()
+    }
+
+    impl BenchClock for QuantaUpkeepClock {
+        fn bench_clock() -> Self {
+            governor_upkeep_clock()
+        }
+    }
+
+    impl BenchClock for CoarseClock {
+        fn bench_clock() -> Self {
+            // governor's clock must start the upkeep thread (it fails if one runs already);
+            // `CoarseClock::new` then shares it. Both read the same `quanta::Clock::recent`.
+            drop(governor_upkeep_clock());
+            CoarseClock::new(COARSE_INTERVAL).expect("quanta upkeep thread")
+        }
+    }
+
+    impl<C: Clock + BenchClock> RateContender for TokenBucketRateLimiter<C> {
+        const NAME: &'static str = "tollgate";
+
+        fn with_quota(quota: Quota) -> Self {
+            TokenBucketRateLimiter::with_clock(quota.tollgate(), C::bench_clock()).expect("valid options")
+        }
+
+        #[inline]
+        fn check_in_place(&self) -> bool {
+            matches!(self.attempt_acquire(1), Ok(lease) if lease.is_acquired())
+        }
+
+        #[inline]
+        fn check_retry_after(&self) -> Option<Duration> {
+            match self.attempt_acquire(1) {
+                Ok(lease) if lease.is_acquired() => Some(Duration::ZERO),
+                Ok(lease) => lease.retry_after(),
+                Err(_) => None,
+            }
+        }
+    }
+
+    /// governor's direct in-memory limiter on clock `C`.
+    pub type Governor<C> =
+        governor::RateLimiter<NotKeyed, InMemoryState, C, NoOpMiddleware<<C as governor::clock::Clock>::Instant>>;
+
+    impl<C: governor::clock::Clock + BenchClock> RateContender for Governor<C> {
+        const NAME: &'static str = "governor";
+
+        fn with_quota(quota: Quota) -> Self {
+            governor::RateLimiter::direct_with_clock(quota.governor(), C::bench_clock())
+        }
+
+        #[inline]
+        fn check_in_place(&self) -> bool {
+            self.check().is_ok()
+        }
+
+        #[inline]
+        fn check_retry_after(&self) -> Option<Duration> {
+            match self.check() {
+                Ok(()) => Some(Duration::ZERO),
+                Err(not_until) => Some(not_until.wait_time_from(self.clock().now())),
+            }
+        }
+    }
+
+    /// A limiter that allows every attempt of a run (`ALLOW_*` quota); checks that it allows one.
+    pub fn roomy<L: RateContender>(quota: Quota) -> L {
+        let limiter = L::with_quota(quota);
+        assert!(limiter.check_in_place(), "a fresh limiter allows");
+        limiter
+    }
+
+    /// A [`DENY`] limiter whose only permit is taken, so every attempt is refused.
+    pub fn exhausted<L: RateContender>() -> L {
+        let limiter = L::with_quota(DENY);
+        assert!(limiter.check_in_place(), "a fresh limiter allows");
+        limiter
+    }
+
+    /// One attempt whose lease or outcome is dropped where it was returned.
+    #[inline]
+    pub fn check_in_place<L: RateContender>(limiter: &L) -> bool {
+        black_box(limiter).check_in_place()
+    }
+
+    /// One attempt that also computes the time until a retry could succeed (tollgate computes it
+    /// on every refusal; governor computes it from its `NotUntil` and a second clock reading).
+    #[inline]
+    pub fn check_retry_after<L: RateContender>(limiter: &L) -> Option<Duration> {
+        black_box(limiter).check_retry_after()
+    }
+
+    /// `threads` threads each run `iters` [`check_in_place`]s on one shared limiter; returns the
+    /// wall time from the common start (a barrier, after the threads are spawned) to the last join,
+    /// and the number of attempts that were refused (across all threads).
+    ///
+    /// Since every thread runs the whole `iters`, `elapsed / iters` is the time per op per thread.
+    pub fn hammer<L: RateContender>(limiter: &L, threads: usize, iters: u64) -> (Duration, u64) {
+        let barrier = Barrier::new(threads + 1);
+        thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        barrier.wait();
+                        let mut refused = 0;
+                        for _ in 0..iters {
+                            refused += u64::from(!check_in_place(limiter));
+                        }
+                        refused
+                    })
+                })
+                .collect();
+            barrier.wait();
+            let start = Instant::now();
+            let refused = workers.into_iter().map(|worker| worker.join().expect("bench thread panicked")).sum();
+            (start.elapsed(), refused)
+        })
+    }
+}

@@ -43,7 +43,7 @@ use std::time::Duration;
 use self::state::{Decision, Exit};
 use crate::lease::{Names, PermitRelease, QUEUE_LIMIT_REACHED};
 use crate::sync::{Arc, AtomicU64, CachePadded, Ordering};
-use crate::wait::{self, Acquire, AcquireHost, Begin, GRANTED, QueueHost, Reserve, WaitQueue, Waiter, Wake};
+use crate::wait::{self, Acquire, AcquireHost, Begin, GRANTED, Pass, QueueHost, Reserve, WaitQueue, Waiter, Wake};
 use crate::{
     AcquireError, Clock, DefaultClock, OptionsError, QueueProcessingOrder, RateLimitLease, RateLimiter,
     RateLimiterStatistics,
@@ -380,8 +380,8 @@ unsafe fn release_permits<C: Clock>(target: NonNull<()>, permits: u32) {
 }
 
 impl<C: Clock> QueueHost for Shared<C> {
-    fn try_take_for_waiter(&self, permits: u32, replenished: &mut bool) -> bool {
-        let pass_had_permits = *replenished;
+    fn try_take_for_waiter(&self, permits: u32, pass: &mut Pass) -> bool {
+        let pass_had_permits = pass.replenished;
         // ORDERING: AcqRel: Acquire takes the permits' history (as in `attempt`); Release orders
         // this grant before the node's GRANTED store that the waiter reads.
         self.update(Ordering::AcqRel, |word| state::take_for_waiter(word, permits, pass_had_permits)).is_ok()

@@ -46,7 +46,7 @@ use crate::concurrency::state::{self as lo_state, Decision, Exit};
 use crate::lease::Names;
 use crate::sync::{Arc, AtomicBool, AtomicU64, AtomicU128, CachePadded, Ordering, thread};
 use crate::wait::{
-    self, Acquire, AcquireHost, Begin, GRANTED, NO_DEADLINE, QueueHost, Reserve, Timer, WaitQueue, Waiter, Wake,
+    self, Acquire, AcquireHost, Begin, GRANTED, NO_DEADLINE, Pass, QueueHost, Reserve, Timer, WaitQueue, Waiter, Wake,
 };
 use crate::{
     AcquireError, Clock, DefaultClock, OptionsError, QueueProcessingOrder, RateLimitLease, RateLimiter,
@@ -67,6 +67,15 @@ use crate::{
 /// [`retry_after`](RateLimitLease::retry_after): in automatic mode the wait until the tick at which
 /// the same request would succeed, with the permits already queued served first; in manual mode
 /// the number of periods needed, rounded up, times the period.
+///
+/// **Exactness of `retry_after` in automatic mode.** With nothing queued it is exact: retrying at
+/// `now + retry_after` succeeds and a nanosecond earlier fails (if no other request arrives). With
+/// requests queued ahead it is computed in O(1) from the queued permit total, as if every refill
+/// went to the queue in full; when a grant tick would overflow `token_limit` (possible only with
+/// `tokens_per_period > 1`), the tokens the cap discards are not accounted for and the hint is
+/// early by up to one period per queued request affected. A refused zero-permit probe ignores the
+/// queue, as the probe itself does. The clock's range ends at `u64::MAX` nanoseconds (584 years);
+/// a tick due at or beyond that instant never comes.
 ///
 /// Dropping a lease returns nothing (tokens are spent). Dropping the limiter disposes it.
 ///
@@ -178,6 +187,9 @@ impl<C: Clock> TokenBucketRateLimiter<C> {
     }
 }
 
+/// Low-half bits that send a request off the fast path: registered waiters and disposal.
+const FAST_PATH_BLOCKERS: u64 = lo_state::WAITERS_MASK | lo_state::CLOSED;
+
 /// A decision on the 128-bit word.
 enum Verdict {
     /// Granted; store this word (equal to the loaded one when nothing changes).
@@ -283,6 +295,22 @@ impl<C: Clock> Shared<C> {
             return Err(self.exceeded(permits));
         }
         let now = self.now();
+        let word = self.load();
+        let (lo, hi) = state::split(word);
+        // Fast path: no tick due (auto mode; in manual mode `now` is 0 and `hi` the fraction, so
+        // this needs a fraction), nothing queued, open, enough tokens: take them, keep `next`.
+        if now < hi && lo & FAST_PATH_BLOCKERS == 0 && state::tokens(lo) >= permits && permits > 0 {
+            // ORDERING: Relaxed: token accounting needs only atomicity (module docs).
+            if self.cas(word, word - u128::from(permits), Ordering::Relaxed).is_ok() {
+                self.count_success_();
+                return Ok(Self::success_lease());
+            }
+        }
+        self.attempt_slow(permits, now)
+    }
+
+    #[inline(never)]
+    fn attempt_slow(&self, permits: u32, now: u64) -> Result<RateLimitLease, AcquireError> {
         let mut helped = false;
         let mut word = self.load();
         loop {
@@ -343,7 +371,8 @@ impl<C: Clock> Shared<C> {
 
     /// API rule 4: the wait until the same request would succeed, the queued permits served first.
     fn retry_after(&self, view: Now, permits: u32, now: u64) -> Duration {
-        let queued = self.queue.queued_permits();
+        // A zero-permit probe ignores the queue (.NET R1): it needs one token, whatever waits.
+        let queued = if permits == 0 { 0 } else { self.queue.queued_permits() };
         if self.auto {
             let need = queued + u64::from(permits.max(1));
             let at = state::time_to_reach(view.tokens, view.next, need, self.params);
@@ -487,33 +516,36 @@ impl<C: Clock> Shared<C> {
 }
 
 impl<C: Clock> QueueHost for Shared<C> {
-    fn try_take_for_waiter(&self, permits: u32, replenished: &mut bool) -> bool {
+    fn try_take_for_waiter(&self, permits: u32, pass: &mut Pass) -> bool {
         let now = self.now();
         let mut word = self.load();
         loop {
             let (lo, hi) = state::split(word);
             let tokens = state::tokens(lo);
             let fits =
-                if permits == 0 { *replenished || tokens > 0 || (!self.auto && hi > 0) } else { tokens >= permits };
+                if permits == 0 { pass.replenished || tokens > 0 || (!self.auto && hi > 0) } else { tokens >= permits };
             let next = if fits {
                 let next_lo = lo_state::unregister(lo, 1) - u64::from(permits);
-                // Granted at the word's own point in time (later ticks stay lazily pending); only a
-                // full bucket, whose `next` records when it filled, moves `next` onto the grid.
+                // Granted at the word's own point in time; later ticks stay lazily pending. A full
+                // bucket's `next` records when it filled, so taking from it puts `next` back on the
+                // grid after the grant's instant: the tick this pass walked to, or now.
                 let full = tokens >= self.params.limit;
                 let next_hi = if self.auto && permits > 0 && full {
-                    state::catch_up(tokens, hi, now, self.params).next
+                    state::catch_up(tokens, hi, pass.at.unwrap_or(now), self.params).next
                 } else {
                     hi
                 };
                 state::join(next_lo, next_hi)
             } else if self.auto {
-                // Walk to the first tick where it fits, if that tick has passed.
+                // Walk to the first tick where it fits, if that tick has passed: the grant happens
+                // at that tick, as .NET's timer would have made it.
                 let at = state::time_to_reach(tokens, hi, u64::from(permits.max(1)), self.params);
                 if at > now {
                     return false;
                 }
                 let at_tick = state::catch_up(tokens, hi, at, self.params);
-                *replenished = true;
+                pass.replenished = true;
+                pass.at = Some(at);
                 let next = state::join(state::with_tokens(lo, at_tick.tokens), at_tick.stored_next);
                 // ORDERING: Relaxed: token accounting (module docs); the drainer role is ordered
                 // by the role CASes.

@@ -82,7 +82,9 @@ pub(crate) struct Now {
 /// Applies every tick in `(.., now]` to `(tokens, next)`.
 #[inline]
 pub(crate) fn catch_up(tokens: u32, next: u64, now: u64, p: Params) -> Now {
-    if now < next {
+    // `next == u64::MAX`: the next tick is beyond the clock's range (it saturated), so no tick is
+    // ever due again; without this a clock reading `u64::MAX` would apply a phantom tick per access.
+    if now < next || next == u64::MAX {
         return Now { tokens, next, stored_next: next };
     }
     catch_up_slow(tokens, next, now, p)

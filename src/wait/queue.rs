@@ -12,11 +12,11 @@ use crate::sync::{Arc, AtomicU64, AtomicUsize, Inbox, Ordering, UnsafeCell};
 pub(crate) trait QueueHost {
     /// Takes `permits` for the next-in-line waiter and removes one waiter from the host's waiter
     /// count, in one atomic step; false when the request does not fit now (head-of-line blocking
-    /// stops the pass). Zero permits always fit when `*replenished` (this pass follows permits
+    /// stops the pass). Zero permits always fit when `pass.replenished` (this pass follows permits
     /// coming back, as .NET's passes do: it starts true when something was available as the pass
     /// began, and a time-based host sets it when it applies a tick), and otherwise fit iff
     /// something is available now.
-    fn try_take_for_waiter(&self, permits: u32, replenished: &mut bool) -> bool;
+    fn try_take_for_waiter(&self, permits: u32, pass: &mut Pass) -> bool;
     /// The pass stopped at `node`, which does not fit now (time-based limiters tell it when it
     /// will). Not called for a pass that ends with an empty queue.
     fn blocked(&self, _node: &Waiter) {}
@@ -32,6 +32,15 @@ pub(crate) trait QueueHost {
     fn count_success(&self);
     /// Counts an evicted waiter as a failed lease.
     fn count_failure(&self);
+}
+
+/// State carried through one drain pass.
+#[derive(Debug)]
+pub(crate) struct Pass {
+    /// Zero-permit requests fit (see `QueueHost::try_take_for_waiter`).
+    pub(crate) replenished: bool,
+    /// Time-based hosts: the tick this pass has walked to (grants happen at that instant), if any.
+    pub(crate) at: Option<u64>,
 }
 
 /// Outcome of a queue-space reservation.
@@ -183,7 +192,7 @@ impl WaitQueue {
 
     /// Grants from the head (OldestFirst) or tail (NewestFirst) until a request does not fit.
     fn grant<H: QueueHost>(&self, deque: &mut VecDeque<Arc<Waiter>>, host: &H) {
-        let mut replenished = host.has_available();
+        let mut pass = Pass { replenished: host.has_available(), at: None };
         while let Some(node) = self.next(deque) {
             if node.state() != WAITING {
                 // Cancelled: drop the placeholder.
@@ -192,7 +201,7 @@ impl WaitQueue {
                 host.unregister(1);
                 continue;
             }
-            if !host.try_take_for_waiter(node.permits(), &mut replenished) {
+            if !host.try_take_for_waiter(node.permits(), &mut pass) {
                 host.blocked(&node);
                 break;
             }
