@@ -10,7 +10,7 @@
 
 #[cfg(not(tollgate_loom))]
 mod imp {
-    pub(crate) use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+    pub(crate) use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering, fence};
     pub(crate) use std::sync::{Arc, Mutex};
     pub(crate) mod thread {
         pub(crate) use std::thread::{Thread, current, park, park_timeout};
@@ -36,7 +36,7 @@ mod imp {
 #[cfg(tollgate_loom)]
 mod imp {
     pub(crate) use loom::cell::UnsafeCell;
-    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering, fence};
     pub(crate) use loom::sync::{Arc, Mutex};
     pub(crate) mod thread {
         pub(crate) use loom::thread::{Thread, current, park};

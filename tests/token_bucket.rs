@@ -1486,7 +1486,6 @@ fn retry_after_is_tight_with_a_queued_request_ahead() {
 // a request for 3 queued; attempt(1) is refused. Tick 2 (20 s) caps the bucket at 3, the queued
 // request takes all 3, so attempt(1) succeeds only at tick 3 (30 s): retry_after must be 20 s.
 #[test]
-#[ignore = "KNOWN LIMITATION (documented on TokenBucketRateLimiter): with requests queued ahead, auto-mode retry_after assumes the queued permits are served from the bucket without loss to its cap; when a grant tick would overflow token_limit the estimate is early"]
 fn retry_after_counts_tokens_lost_to_the_cap_with_a_queued_request() {
     // Case 1 (brief's "tpp100 → 20 s"; the tightness check shows 20 s is not enough).
     let (limiter, clock) = auto(2, 100, secs(20), OldestFirst, 1);
@@ -1508,6 +1507,19 @@ fn retry_after_counts_tokens_lost_to_the_cap_with_a_queued_request() {
     assert_eq!(retry, secs(20));
     let _lease = assert_retry_after_is_tight(&clock, retry, || limiter.attempt_acquire(1).unwrap());
     let _queued = ready_acquired(&mut wait);
+
+    // Case 3: the forecast is rebuilt after a cancel. token_limit 3, 2 per 10 s; queue [a 3, b 2];
+    // a is dropped, so b (2) is served at tick 1 (10 s) and 0 tokens are left; attempt(3) then
+    // needs ticks 2 and 3 (2 + 2, capped at 3): 30 s.
+    let (limiter, clock) = auto(3, 2, secs(10), OldestFirst, 5);
+    let _lease = take(&limiter, 3);
+    let a = enqueue(&limiter, 3);
+    let mut b = enqueue(&limiter, 2);
+    drop(a);
+    let retry = refuse(&limiter, 3).retry_after().expect("retry_after");
+    assert_eq!(retry, secs(30));
+    let _lease = assert_retry_after_is_tight(&clock, retry, || limiter.attempt_acquire(3).unwrap());
+    let _b = ready_acquired(&mut b);
 }
 
 // .NET: (§2.1 R3 with API difference 4) — a zero-permit request ignores the queue: it succeeds as

@@ -25,6 +25,11 @@
 //! Any other caller that finds waiters registered and a tick elapsed runs (or requests) that pass
 //! before deciding, so the queue is always served before a newcomer looks at the tokens.
 //!
+//! **Retry-after forecast.** For an oldest-first queue, every pass of the drainer also publishes
+//! (through a sequence lock) the predicted state after the whole queue has been served, extending
+//! it in O(1) per newly queued request and recomputing it only after a cancel; a refused request
+//! reads it to compute an exact `retry_after` in O(1).
+//!
 //! **Manual mode** keeps .NET's `TryReplenish` rule: tokens proportional to the time since the last
 //! replenishment that found the bucket not full, with the fraction kept exactly.
 //!
@@ -41,12 +46,15 @@ use std::fmt;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use self::state::{Now, Params};
+use self::state::{Horizon, Now, Params};
 use crate::concurrency::state::{self as lo_state, Decision, Exit};
 use crate::lease::Names;
-use crate::sync::{Arc, AtomicBool, AtomicU64, AtomicU128, CachePadded, Ordering, thread};
+use std::collections::VecDeque;
+
+use crate::sync::{Arc, AtomicBool, AtomicU64, AtomicU128, CachePadded, Ordering, UnsafeCell, fence, thread};
 use crate::wait::{
-    self, Acquire, AcquireHost, Begin, GRANTED, NO_DEADLINE, Pass, QueueHost, Reserve, Timer, WaitQueue, Waiter, Wake,
+    self, Acquire, AcquireHost, Begin, GRANTED, NO_DEADLINE, Pass, QueueHost, Reserve, Timer, WAITING, WaitQueue,
+    Waiter, Wake,
 };
 use crate::{
     AcquireError, Clock, DefaultClock, OptionsError, QueueProcessingOrder, RateLimitLease, RateLimiter,
@@ -68,14 +76,14 @@ use crate::{
 /// the same request would succeed, with the permits already queued served first; in manual mode
 /// the number of periods needed, rounded up, times the period.
 ///
-/// **Exactness of `retry_after` in automatic mode.** With nothing queued it is exact: retrying at
-/// `now + retry_after` succeeds and a nanosecond earlier fails (if no other request arrives). With
-/// requests queued ahead it is computed in O(1) from the queued permit total, as if every refill
-/// went to the queue in full; when a grant tick would overflow `token_limit` (possible only with
-/// `tokens_per_period > 1`), the tokens the cap discards are not accounted for and the hint is
-/// early by up to one period per queued request affected. A refused zero-permit probe ignores the
-/// queue, as the probe itself does. The clock's range ends at `u64::MAX` nanoseconds (584 years);
-/// a tick due at or beyond that instant never comes.
+/// **Exactness of `retry_after` in automatic mode.** Retrying at `now + retry_after` succeeds and
+/// a nanosecond earlier fails (if no other request arrives): with nothing queued, and with
+/// requests queued oldest-first, for which the drainer keeps an O(1)-readable forecast of when the
+/// queue will have been served (each queued request granted at the first tick where it fits,
+/// including the tokens the bucket's cap discards on the way). With requests queued newest-first
+/// the hint is an estimate from the queued permit total. A refused zero-permit probe ignores the
+/// queue, as the probe itself does (its hint is the first tick that adds a token). The clock's
+/// range ends at `u64::MAX` nanoseconds (584 years); a tick due at or beyond that never comes.
 ///
 /// Dropping a lease returns nothing (tokens are spent). Dropping the limiter disposes it.
 ///
@@ -124,9 +132,32 @@ struct Manual {
     replenished: AtomicBool,
 }
 
+/// The published prediction of the queue's service (OldestFirst, auto mode): written by the
+/// drainer only, read by refused requests through a sequence lock so `retry_after` stays O(1).
+struct Forecast {
+    /// Even: stable; odd: being written.
+    seq: AtomicU64,
+    /// `Horizon::tokens`, or `NO_FORECAST` when there is none (queue empty, or not computed).
+    tokens: AtomicU64,
+    next: AtomicU64,
+    at: AtomicU64,
+    /// Something other than the predicted grants changed the bucket or the queue (a cancel, a
+    /// give-back): the next pass recomputes the forecast from scratch instead of extending it.
+    stale: AtomicBool,
+    /// The drainer's last forecast, for extending it with newly queued requests (drainer only).
+    last: UnsafeCell<Option<Horizon>>,
+}
+
+// SAFETY: `last` is only accessed by the thread holding the limiter's drainer role (an exclusive
+// role taken and given back with CAS on the word; see `wait/mod.rs`); every other field is atomic.
+unsafe impl Sync for Forecast {}
+
+const NO_FORECAST: u64 = u64::MAX;
+
 struct Shared<C> {
     hot: CachePadded<Hot>,
     queue: WaitQueue,
+    forecast: Forecast,
     params: Params,
     auto: bool,
     newest_first: bool,
@@ -172,6 +203,14 @@ impl<C: Clock> TokenBucketRateLimiter<C> {
                     failures: AtomicU64::new(0),
                 }),
                 queue: WaitQueue::new(options.queue_processing_order, options.queue_limit),
+                forecast: Forecast {
+                    seq: AtomicU64::new(0),
+                    tokens: AtomicU64::new(NO_FORECAST),
+                    next: AtomicU64::new(0),
+                    at: AtomicU64::new(0),
+                    stale: AtomicBool::new(false),
+                    last: UnsafeCell::new(None),
+                },
                 params,
                 auto: options.auto_replenishment,
                 newest_first: options.queue_processing_order == QueueProcessingOrder::NewestFirst,
@@ -373,6 +412,14 @@ impl<C: Clock> Shared<C> {
     fn retry_after(&self, view: Now, permits: u32, now: u64) -> Duration {
         // A zero-permit probe ignores the queue (.NET R1): it needs one token, whatever waits.
         let queued = if permits == 0 { 0 } else { self.queue.queued_permits() };
+        if self.auto
+            && queued > 0
+            && !self.newest_first
+            && let Some(h) = self.read_forecast()
+        {
+            let at = state::after_horizon(h, permits, self.params);
+            return Duration::from_nanos(at.saturating_sub(now));
+        }
         if self.auto {
             let need = queued + u64::from(permits.max(1));
             let at = state::time_to_reach(view.tokens, view.next, need, self.params);
@@ -382,6 +429,53 @@ impl<C: Clock> Shared<C> {
             let periods = state::manual_retry_periods(deficit, self.params.per_period);
             nanos(u128::from(periods) * u128::from(self.params.period))
         }
+    }
+
+    /// The drainer's forecast of the queue's service, if a consistent one is published.
+    fn read_forecast(&self) -> Option<Horizon> {
+        let f = &self.forecast;
+        for _ in 0..4 {
+            // ORDERING: Acquire pairs with the writer's final Release increment, so the fields
+            // read below are at least as new as that publication.
+            let before = f.seq.load(Ordering::Acquire);
+            if before % 2 == 1 {
+                continue;
+            }
+            // ORDERING: Relaxed loads bracketed by the sequence checks (the classic seqlock).
+            let tokens = f.tokens.load(Ordering::Relaxed);
+            let next = f.next.load(Ordering::Relaxed);
+            let at = f.at.load(Ordering::Relaxed);
+            // ORDERING: the Acquire fence orders the field loads before the re-check of `seq`.
+            fence(Ordering::Acquire);
+            if f.seq.load(Ordering::Relaxed) == before {
+                if tokens == NO_FORECAST {
+                    return None;
+                }
+                return Some(Horizon { tokens: tokens as u32, next, at, at_tick: true });
+            }
+        }
+        None
+    }
+
+    /// Drainer only: publishes a forecast (or its absence).
+    fn publish_forecast(&self, h: Option<Horizon>) {
+        let f = &self.forecast;
+        // ORDERING: Relaxed increment to odd, then a Release fence so the field stores below are
+        // not seen before it; the final Release increment publishes them (single writer: the
+        // drainer role holder).
+        f.seq.fetch_add(1, Ordering::Relaxed);
+        fence(Ordering::Release);
+        let (tokens, next, at) = h.map_or((NO_FORECAST, 0, 0), |h| (u64::from(h.tokens), h.next, h.at));
+        // ORDERING: Relaxed: published by the sequence number.
+        f.tokens.store(tokens, Ordering::Relaxed);
+        f.next.store(next, Ordering::Relaxed);
+        f.at.store(at, Ordering::Relaxed);
+        // ORDERING: Release publishes the fields to readers that Acquire-load the even number.
+        f.seq.fetch_add(1, Ordering::Release);
+        f.last.with_mut(|last| {
+            // SAFETY: only the drainer-role holder calls this (see `after_pass`).
+            unsafe { *last = h };
+        });
     }
 
     /// Asks for ordered work; true if this thread took the drainer role and must run `drain`.
@@ -600,6 +694,45 @@ impl<C: Clock> QueueHost for Shared<C> {
         }
     }
 
+    fn after_pass(&self, deque: &VecDeque<Arc<Waiter>>, appended: usize) {
+        if !self.auto || self.newest_first {
+            return;
+        }
+        let live = deque.iter().filter(|n| n.state() == WAITING).count();
+        if live == 0 {
+            self.publish_forecast(None);
+            return;
+        }
+        // ORDERING: Relaxed: a hint; the cancel that set it also requested this pass (AcqRel).
+        let stale = self.forecast.stale.swap(false, Ordering::Relaxed);
+        // SAFETY: `after_pass` runs under the drainer role, the only accessor of `last`.
+        let last = self.forecast.last.with_mut(|last| unsafe { *last });
+        let mut h = match last {
+            // Extend: the earlier requests are still predicted exactly (no cancel, and none of the
+            // new ones was granted, which would have consumed tokens outside the forecast).
+            Some(mut h) if !stale && live > appended && appended > 0 => {
+                let skip = live - appended;
+                for need in deque.iter().filter(|n| n.state() == WAITING).skip(skip).map(|n| n.permits()) {
+                    h = state::serve(h, need, self.params);
+                }
+                self.publish_forecast(Some(h));
+                return;
+            }
+            // Only predicted grants (or nothing) happened: the forecast stands.
+            Some(_) if !stale && appended == 0 => return,
+            _ => {
+                let now = self.now();
+                let (lo, hi) = state::split(self.load());
+                let v = self.view(lo, hi, now);
+                Horizon { tokens: v.tokens, next: v.next, at: now, at_tick: false }
+            }
+        };
+        for need in deque.iter().filter(|n| n.state() == WAITING).map(|n| n.permits()) {
+            h = state::serve(h, need, self.params);
+        }
+        self.publish_forecast(Some(h));
+    }
+
     fn has_available(&self) -> bool {
         // ORDERING: Relaxed: see `try_replenish`.
         let replenished = !self.auto && self.manual.replenished.swap(false, Ordering::Relaxed);
@@ -608,6 +741,8 @@ impl<C: Clock> QueueHost for Shared<C> {
     }
 
     fn give_back(&self, permits: u32) {
+        // ORDERING: Relaxed: read by this same drainer's `after_pass`.
+        self.forecast.stale.store(true, Ordering::Relaxed);
         let mut word = self.load();
         loop {
             let (lo, hi) = state::split(word);
@@ -710,6 +845,9 @@ impl<C: Clock> AcquireHost for Shared<C> {
 
     fn cancel(&self, node: &Waiter) -> bool {
         if self.queue.cancel(node) {
+            // ORDERING: Relaxed: the drain request below (AcqRel on the word) orders it before
+            // the pass that reads it.
+            self.forecast.stale.store(true, Ordering::Relaxed);
             self.run_drain_if(self.request_drain());
             true
         } else {

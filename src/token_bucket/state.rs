@@ -130,6 +130,42 @@ pub(crate) fn time_to_reach(tokens: u32, next: u64, need: u64, p: Params) -> u64
     u64::try_from(u128::from(next) + offset).unwrap_or(u64::MAX)
 }
 
+/// A prediction of the queue's service: the bucket after the requests served so far, each granted
+/// at the first tick where it fits (head-of-line order), as the drain passes will grant them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Horizon {
+    /// Tokens left after the last grant.
+    pub(crate) tokens: u32,
+    /// The first tick after `at`.
+    pub(crate) next: u64,
+    /// The instant of the last grant (or the starting point).
+    pub(crate) at: u64,
+    /// Whether `at` is a tick (a zero-permit request behind fits there, as in a .NET pass).
+    pub(crate) at_tick: bool,
+}
+
+/// Serves one more request of `need` permits after `h`.
+#[inline]
+pub(crate) fn serve(h: Horizon, need: u32, p: Params) -> Horizon {
+    let fits = if need == 0 { h.at_tick || h.tokens > 0 } else { h.tokens >= need };
+    if fits {
+        return Horizon { tokens: h.tokens - need, ..h };
+    }
+    let at = time_to_reach(h.tokens, h.next, u64::from(need.max(1)), p);
+    if at == u64::MAX {
+        // Beyond the clock's range: never served.
+        return Horizon { tokens: 0, next: u64::MAX, at: u64::MAX, at_tick: true };
+    }
+    let v = catch_up(h.tokens, h.next, at, p);
+    Horizon { tokens: v.tokens - need, next: v.next, at, at_tick: true }
+}
+
+/// When a request of `need > 0` permits, arriving after the predicted queue `h`, first succeeds.
+#[inline]
+pub(crate) fn after_horizon(h: Horizon, need: u32, p: Params) -> u64 {
+    if h.tokens >= need { h.at } else { time_to_reach(h.tokens, h.next, u64::from(need), p) }
+}
+
 /// Manual mode: adds `per_period · elapsed / period` tokens to `(tokens, frac)`, exactly, capped at
 /// the limit (a full bucket has no fraction).
 #[inline]
@@ -237,6 +273,54 @@ mod tests {
             let exact = (u128::from(tokens) * u128::from(p.period) + u128::from(p.per_period) * u128::from(elapsed))
                 / u128::from(p.period);
             prop_assert_eq!(u128::from(c), exact.min(u128::from(p.limit)));
+        }
+    }
+
+    proptest! {
+        /// The horizon equals a tick-by-tick simulation of .NET's passes with head-of-line order.
+        #[test]
+        fn serve_matches_tick_by_tick_passes(
+            p in params(),
+            start in 0u32..50,
+            needs in proptest::collection::vec(0u32..50, 0..6),
+            probe in 1u32..50,
+        ) {
+            let tokens = start.min(p.limit);
+            let needs: Vec<u32> = needs.into_iter().map(|n| n.min(p.limit)).collect();
+            let probe = probe.min(p.limit);
+            let next = p.period;
+            // Reference: grant what fits now, then tick by tick.
+            let mut t = tokens;
+            let mut queue: std::collections::VecDeque<u32> = needs.iter().copied().collect();
+            let mut now = 0u64;
+            let mut at_tick = false;
+            let mut last_grant = 0u64;
+            let mut reference_probe_at = None;
+            loop {
+                while let Some(&n) = queue.front() {
+                    let fits = if n == 0 { at_tick || t > 0 } else { t >= n };
+                    if !fits { break; }
+                    t -= n;
+                    queue.pop_front();
+                    last_grant = now;
+                }
+                if queue.is_empty() && t >= probe && reference_probe_at.is_none() {
+                    reference_probe_at = Some(now);
+                }
+                if queue.is_empty() && reference_probe_at.is_some() { break; }
+                now = if now == 0 && !at_tick { next } else { now + p.period };
+                t = (t + p.per_period).min(p.limit);
+                at_tick = true;
+            }
+            let mut h = Horizon { tokens, next, at: 0, at_tick: false };
+            for &n in &needs {
+                h = serve(h, n, p);
+            }
+            prop_assert_eq!(h.tokens <= p.limit, true);
+            if !needs.is_empty() {
+                prop_assert_eq!(h.at, last_grant);
+            }
+            prop_assert_eq!(Some(after_horizon(h, probe, p)), reference_probe_at);
         }
     }
 

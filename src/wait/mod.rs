@@ -57,5 +57,5 @@ mod queue;
 
 pub use acquire::Acquire;
 pub(crate) use acquire::{AcquireHost, Begin, Timer, block_on};
-pub(crate) use node::{GRANTED, NO_DEADLINE, Waiter, Wake};
+pub(crate) use node::{GRANTED, NO_DEADLINE, WAITING, Waiter, Wake};
 pub(crate) use queue::{Pass, QueueHost, Reserve, WaitQueue};

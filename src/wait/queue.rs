@@ -20,6 +20,9 @@ pub(crate) trait QueueHost {
     /// The pass stopped at `node`, which does not fit now (time-based limiters tell it when it
     /// will). Not called for a pass that ends with an empty queue.
     fn blocked(&self, _node: &Waiter) {}
+    /// End of a pass (not after disposal): `deque` holds the queued nodes (oldest at the front,
+    /// cancelled ones included), the last `appended` of them moved in from the inbox by this pass.
+    fn after_pass(&self, _deque: &VecDeque<Arc<Waiter>>, _appended: usize) {}
     /// Whether any permit is available now.
     fn has_available(&self) -> bool;
     /// Gives back permits taken by `try_take_for_waiter` for a waiter that was cancelled in between.
@@ -156,8 +159,10 @@ impl WaitQueue {
             // SAFETY: the caller holds the drainer role, which makes it the only thread touching
             // the deque (see the `Sync` impl above).
             let deque = unsafe { &mut *deque };
+            let mut appended = 0;
             while let Some(node) = self.inbox.pop() {
                 deque.push_back(node);
+                appended += 1;
             }
             if host.is_closed() {
                 self.fail_all(deque, host);
@@ -168,6 +173,7 @@ impl WaitQueue {
             }
             self.grant(deque, host);
             self.compact(deque, host);
+            host.after_pass(deque, appended);
         });
     }
 
