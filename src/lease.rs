@@ -105,6 +105,9 @@ impl Names {
 enum Value {
     None,
     RetryAfter(Duration),
+    /// A retry-after of up to `u64::MAX` nanoseconds, kept unconverted (the hot refusal path
+    /// stores a clock difference; the `Duration` is built only if someone reads it).
+    RetryAfterNanos(u64),
     Reason(&'static str),
 }
 
@@ -270,9 +273,21 @@ impl RateLimitLease {
         fixed.chain(extra.filter(move |n| !self.names.as_slice().contains(n)))
     }
 
+    /// A failed lease of a time-based limiter, with its retry-after in nanoseconds.
+    #[inline]
+    pub(crate) const fn failed_retry_after_nanos(nanos: u64) -> Self {
+        let mut lease = Self::new(false, Names::RetryAfter);
+        lease.value = Value::RetryAfterNanos(nanos);
+        lease
+    }
+
     /// The value stored under `name`, if any.
     pub fn get<T: Clone + 'static>(&self, name: &MetadataName<T>) -> Option<T> {
-        match (self.value, name.name) {
+        let value = match self.value {
+            Value::RetryAfterNanos(n) => Value::RetryAfter(Duration::from_nanos(n)),
+            other => other,
+        };
+        match (value, name.name) {
             (Value::RetryAfter(d), RETRY_AFTER) => {
                 if let Some(found) = (&d as &dyn Any).downcast_ref::<T>() {
                     return Some(found.clone());

@@ -60,7 +60,12 @@ pub(crate) use imp::*;
 pub(crate) use portable_atomic::AtomicU128;
 
 #[cfg(all(not(tollgate_loom), target_arch = "x86_64"))]
-pub(crate) use self::x86_64::AtomicU128;
+pub(crate) use self::x86_64::{AtomicU128, prime};
+
+/// Runs one-time CPU feature detection now (at limiter construction) rather than on the first
+/// decision.
+#[cfg(not(all(not(tollgate_loom), target_arch = "x86_64")))]
+pub(crate) fn prime() {}
 
 /// x86-64: `portable_atomic::AtomicU128` reaches `cmpxchg16b` and the 16-byte load through a
 /// function pointer chosen at run time (unless the crate is compiled with those target features),
@@ -92,6 +97,11 @@ mod x86_64 {
             1 => false,
             _ => detect(&NATIVE),
         }
+    }
+
+    /// Detects the CPU features now.
+    pub(crate) fn prime() {
+        let _ = native();
     }
 
     #[cold]

@@ -192,6 +192,7 @@ impl<C: Clock> TokenBucketRateLimiter<C> {
             per_period: options.tokens_per_period,
             period: options.period_nanos(),
         };
+        crate::sync::prime();
         let now = clock.now_nanos();
         let hi = if options.auto_replenishment { now.saturating_add(params.period) } else { 0 };
         let word = state::join(lo_state::pack(options.token_limit, 0, 0), hi);
@@ -336,13 +337,22 @@ impl<C: Clock> Shared<C> {
         let now = self.now();
         let word = self.load();
         let (lo, hi) = state::split(word);
-        // Fast path: no tick due (auto mode; in manual mode `now` is 0 and `hi` the fraction, so
-        // this needs a fraction), nothing queued, open, enough tokens: take them, keep `next`.
-        if now < hi && lo & FAST_PATH_BLOCKERS == 0 && state::tokens(lo) >= permits && permits > 0 {
-            // ORDERING: Relaxed: token accounting needs only atomicity (module docs).
-            if self.cas(word, word - u128::from(permits), Ordering::Relaxed).is_ok() {
-                self.count_success_();
-                return Ok(Self::success_lease());
+        // Fast paths: no tick due (auto mode; in manual mode `now` is 0 and `hi` the fraction, so
+        // this needs a fraction), nothing queued, open, one or more permits.
+        if now < hi && lo & FAST_PATH_BLOCKERS == 0 && permits > 0 {
+            let tokens = state::tokens(lo);
+            if tokens >= permits {
+                // Take them and keep `next`.
+                // ORDERING: Relaxed: token accounting needs only atomicity (module docs).
+                if self.cas(word, word - u128::from(permits), Ordering::Relaxed).is_ok() {
+                    self.count_success_();
+                    return Ok(Self::success_lease());
+                }
+            } else if self.auto {
+                // Refused with nothing queued: it fits at the first tick that brings enough.
+                self.count_failure_();
+                let at = state::time_to_reach(tokens, hi, u64::from(permits), self.params);
+                return Ok(RateLimitLease::failed_retry_after_nanos(at - now));
             }
         }
         self.attempt_slow(permits, now)
