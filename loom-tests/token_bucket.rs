@@ -113,3 +113,32 @@ fn waiter_wake_races_attempt_and_dispose() {
         assert_eq!(b.statistics().unwrap().current_queued_count, 0);
     });
 }
+
+/// Two blocked waiters and one clock advance over both of their ticks, racing the second
+/// waiter's enqueue pass: each tick serves one waiter (a pass that merged the two ticks into the
+/// one-token bucket would lose the second token and leave a waiter asleep forever, which loom
+/// reports as a deadlock).
+#[test]
+fn one_advance_over_two_ticks_serves_two_waiters() {
+    loom::model(|| {
+        let (b, clock) = bucket(1, 2);
+        assert!(b.attempt_acquire(1).unwrap().is_acquired());
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let b = b.clone();
+                thread::spawn(move || b.blocking_acquire(1).unwrap().is_acquired())
+            })
+            .collect();
+        // Advance only once both wait (an advance before an enqueue serves that request at once
+        // and leaves the other for the third tick, which this model never reaches).
+        while b.statistics().unwrap().current_queued_count < 2 {
+            thread::yield_now();
+        }
+        clock.advance(PERIOD * 2);
+        for w in waiters {
+            assert!(w.join().unwrap());
+        }
+        let s = b.statistics().unwrap();
+        assert_eq!((s.current_available_permits, s.current_queued_count, s.total_successful_leases), (0, 0, 3));
+    });
+}

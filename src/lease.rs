@@ -248,8 +248,14 @@ impl RateLimitLease {
     }
 
     /// How long to wait before retrying, when the limiter could tell.
+    #[inline]
     pub fn retry_after(&self) -> Option<Duration> {
-        self.get(&MetadataName::RETRY_AFTER)
+        match self.value {
+            Value::RetryAfterNanos(n) => Some(Duration::from_nanos(n)),
+            Value::RetryAfter(d) => Some(d),
+            _ if self.extra.is_none() => None,
+            _ => self.get(&MetadataName::RETRY_AFTER),
+        }
     }
 
     /// Why the request failed, when the limiter said.

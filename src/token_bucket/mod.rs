@@ -371,7 +371,12 @@ impl<C: Clock> Shared<C> {
                 continue;
             }
             let view = self.view(lo, hi, now);
-            match self.decide(lo, hi, view, permits) {
+            // Still behind after helping: the drainer role is busy and the queue not yet served
+            // for the elapsed ticks. Taking now could use tokens those ticks owe the queue, so a
+            // request for permits is refused (conservative: never over-admits).
+            let behind = permits > 0 && self.queue_behind(lo, hi, now);
+            let verdict = if behind { Verdict::Refuse } else { self.decide(lo, hi, view, permits) };
+            match verdict {
                 Verdict::Take(next) => {
                     if next == word {
                         break; // zero permits: nothing to write
@@ -674,16 +679,28 @@ impl<C: Clock> QueueHost for Shared<C> {
         if !self.auto {
             return;
         }
-        // The clock may have moved since `try_take_for_waiter` refused: read it once here and
-        // bring the word up to it, so callers do not see "ticks elapsed with waiters" forever.
+        // The clock may have moved since `try_take_for_waiter` refused: read it once here.
         let now = self.now();
+        let need = node.permits().max(1);
         let mut word = self.load();
         let view = loop {
             let (lo, hi) = state::split(word);
             let view = self.view(lo, hi, now);
+            if view.tokens >= need {
+                // It fits at this later reading: process again, walking tick by tick (merging the
+                // elapsed ticks here could lose tokens to the cap that earlier grants would have
+                // used). This thread holds the drainer role, so the request only sets DRAIN_AGAIN
+                // and the drain loop runs another pass.
+                let took = self.request_drain();
+                debug_assert!(!took, "blocked() runs under the drainer role");
+                return;
+            }
             if hi > now {
                 break view;
             }
+            // Still does not fit: no grant can happen before `now`, and the tokens stay below the
+            // request (so below the cap), so applying the elapsed ticks at once is exact. Storing
+            // them keeps callers from seeing "ticks elapsed with waiters" forever.
             let next = state::join(state::with_tokens(lo, view.tokens), view.next);
             // ORDERING: Relaxed: token accounting (module docs).
             match self.cas(word, next, Ordering::Relaxed) {
@@ -691,14 +708,7 @@ impl<C: Clock> QueueHost for Shared<C> {
                 Err(actual) => word = actual,
             }
         };
-        if view.tokens >= node.permits().max(1) {
-            // It fits at this later reading: process again (this thread holds the drainer role, so
-            // the request only sets DRAIN_AGAIN and the drain loop runs another pass).
-            let took = self.request_drain();
-            debug_assert!(!took, "blocked() runs under the drainer role");
-            return;
-        }
-        let at = state::time_to_reach(view.tokens, view.next, u64::from(node.permits().max(1)), self.params);
+        let at = state::time_to_reach(view.tokens, view.next, u64::from(need), self.params);
         if node.set_wake_at(at) {
             node.wake();
         }
@@ -800,7 +810,11 @@ impl<C: Clock> AcquireHost for Shared<C> {
                 continue;
             }
             let view = self.view(lo, hi, now);
-            let next = match self.decide(lo, hi, view, permits) {
+            // Still behind after helping (drainer busy): queue behind the waiters, and do not
+            // merge the elapsed ticks into the word (the drainer walks them tick by tick).
+            let behind = permits > 0 && self.queue_behind(lo, hi, now);
+            let verdict = if behind { Verdict::Refuse } else { self.decide(lo, hi, view, permits) };
+            let next = match verdict {
                 Verdict::Closed => return Begin::Done(Err(AcquireError::Disposed)),
                 Verdict::Take(next) if next == word => {
                     self.count_success_();
@@ -812,8 +826,10 @@ impl<C: Clock> AcquireHost for Shared<C> {
                         // Could never fit the queue: fail at once, evicting nothing (.NET R2.4).
                         return self.queue_full(view, permits, now);
                     }
-                    match lo_state::register(state::with_tokens(lo, view.tokens)) {
-                        Some(next_lo) => state::join(next_lo, if self.auto { view.next } else { hi }),
+                    let (tokens, next_hi) =
+                        if self.auto && !behind { (view.tokens, view.next) } else { (state::tokens(lo), hi) };
+                    match lo_state::register(state::with_tokens(lo, tokens)) {
+                        Some(next_lo) => state::join(next_lo, next_hi),
                         None => return self.queue_full(view, permits, now),
                     }
                 }
