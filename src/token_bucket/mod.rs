@@ -337,25 +337,48 @@ impl<C: Clock> Shared<C> {
         let now = self.now();
         let word = self.load();
         let (lo, hi) = state::split(word);
-        // Fast paths: no tick due (auto mode; in manual mode `now` is 0 and `hi` the fraction, so
-        // this needs a fraction), nothing queued, open, one or more permits.
-        if now < hi && lo & FAST_PATH_BLOCKERS == 0 && permits > 0 {
-            let tokens = state::tokens(lo);
-            if tokens >= permits {
-                // Take them and keep `next`.
-                // ORDERING: Relaxed: token accounting needs only atomicity (module docs).
-                if self.cas(word, word - u128::from(permits), Ordering::Relaxed).is_ok() {
-                    self.count_success_();
-                    return Ok(Self::success_lease());
+        // Fast paths: nothing queued, open, one or more permits.
+        if lo & FAST_PATH_BLOCKERS == 0 && permits > 0 {
+            if now < hi {
+                // No tick due (auto mode; in manual mode `now` is 0 and `hi` the fraction, so this
+                // needs a fraction): the word is current.
+                let tokens = state::tokens(lo);
+                if tokens >= permits {
+                    // Take them and keep `next`.
+                    // ORDERING: Relaxed: token accounting needs only atomicity (module docs).
+                    if self.cas(word, word - u128::from(permits), Ordering::Relaxed).is_ok() {
+                        self.count_success_();
+                        return Ok(Self::success_lease());
+                    }
+                } else if self.auto {
+                    // Refused with nothing queued: it fits at the first tick that brings enough.
+                    return Ok(self.refuse_unqueued(tokens, hi, permits, now));
                 }
             } else if self.auto {
-                // Refused with nothing queued: it fits at the first tick that brings enough.
-                self.count_failure_();
-                let at = state::time_to_reach(tokens, hi, u64::from(permits), self.params);
-                return Ok(RateLimitLease::failed_retry_after_nanos(at - now));
+                // Ticks elapsed and nobody waits for them: apply them at once (exact: no grant
+                // could have happened in between), then decide.
+                let view = state::catch_up(state::tokens(lo), hi, now, self.params);
+                if view.tokens >= permits {
+                    let next = state::join(state::with_tokens(lo, view.tokens - permits), view.next);
+                    // ORDERING: Relaxed: token accounting needs only atomicity (module docs).
+                    if self.cas(word, next, Ordering::Relaxed).is_ok() {
+                        self.count_success_();
+                        return Ok(Self::success_lease());
+                    }
+                } else {
+                    return Ok(self.refuse_unqueued(view.tokens, view.next, permits, now));
+                }
             }
         }
         self.attempt_slow(permits, now)
+    }
+
+    /// A refusal with nothing queued: it fits at the first tick that brings enough.
+    #[inline]
+    fn refuse_unqueued(&self, tokens: u32, next: u64, permits: u32, now: u64) -> RateLimitLease {
+        self.count_failure_();
+        let at = state::time_to_reach(tokens, next, u64::from(permits), self.params);
+        RateLimitLease::failed_retry_after_nanos(at - now)
     }
 
     #[inline(never)]

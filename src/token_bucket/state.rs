@@ -90,7 +90,7 @@ pub(crate) fn catch_up(tokens: u32, next: u64, now: u64, p: Params) -> Now {
     catch_up_slow(tokens, next, now, p)
 }
 
-#[cold]
+#[inline(never)]
 fn catch_up_slow(tokens: u32, next: u64, now: u64, p: Params) -> Now {
     // Ticks at next, next + period, ... up to now: at least one.
     let ticks = 1 + (now - next) / p.period;
