@@ -88,8 +88,8 @@ impl Clock for TscClock {
 /// The clock used when none is given.
 pub type DefaultClock = TscClock;
 
-/// A coarse clock: reads a time that a background "upkeep" thread refreshes every `interval`
-/// (quanta's `Clock::recent`), about 2 ns per reading instead of about 10 ns.
+/// A coarse clock: reads a time that a background thread refreshes every `interval`, about 2 ns
+/// per reading (one relaxed load) instead of about 10 ns for [`TscClock`].
 ///
 /// **Staleness trade-off.** A reading may be up to `interval` (plus scheduling delay) old, so a
 /// time-based limiter on this clock sees ticks up to that late: it never admits more than its
@@ -97,39 +97,53 @@ pub type DefaultClock = TscClock;
 /// the stale time (a retry may arrive up to `interval` early and be refused). Pick an interval well
 /// below the limiter's period (for example 1 ms for periods of 100 ms and more).
 ///
-/// One upkeep thread serves the whole process: the first `CoarseClock::new` starts it with its
-/// interval, later calls share it (if another library already runs quanta's upkeep, that one is
-/// used). It runs until the process exits.
+/// One refresh thread serves the whole process (tollgate's own, so it cannot be stopped or shared
+/// by another library): the first `CoarseClock::new` starts it, and it refreshes at the smallest
+/// interval any `CoarseClock::new` asked for. It runs until the process exits.
 #[derive(Clone)]
 pub struct CoarseClock {
-    clock: quanta::Clock,
-    origin: quanta::Instant,
+    origin: u64,
 }
 
+/// The coarse time: nanoseconds on one process-wide `TscClock`, refreshed by the coarse thread.
+static COARSE_NOW: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// The refresh interval in nanoseconds (the smallest requested).
+static COARSE_INTERVAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(u64::MAX);
+
 impl CoarseClock {
-    /// Starts (once per process) the upkeep thread refreshing the coarse time every `interval`.
+    /// Starts (once per process) the thread refreshing the coarse time every `interval` (at most;
+    /// a smaller interval asked for later applies to every coarse clock).
     ///
     /// # Errors
     ///
-    /// The I/O error if the upkeep thread cannot be spawned.
+    /// The I/O error if the refresh thread cannot be spawned.
     pub fn new(interval: Duration) -> std::io::Result<Self> {
-        static UPKEEP: std::sync::OnceLock<Option<quanta::Handle>> = std::sync::OnceLock::new();
-        let mut spawn_error = None;
-        UPKEEP.get_or_init(|| match quanta::Upkeep::new(interval).start() {
-            Ok(handle) => Some(handle),
-            Err(quanta::Error::UpkeepRunning) => None,
-            Err(e) => {
-                spawn_error = Some(std::io::Error::other(e.to_string()));
-                None
-            }
+        use std::sync::atomic::Ordering::Relaxed;
+        static STARTED: std::sync::OnceLock<Result<(), std::io::ErrorKind>> = std::sync::OnceLock::new();
+        let nanos = u64::try_from(interval.as_nanos()).unwrap_or(u64::MAX).max(1_000);
+        // ORDERING: Relaxed: the thread re-reads the interval every round; any value is valid.
+        COARSE_INTERVAL.fetch_min(nanos, Relaxed);
+        let started = STARTED.get_or_init(|| {
+            let clock = TscClock::new();
+            // ORDERING: Relaxed: readers need only some recent value (see the staleness note).
+            COARSE_NOW.store(clock.now_nanos().max(1), Relaxed);
+            std::thread::Builder::new()
+                .name("tollgate-coarse-clock".into())
+                .spawn(move || {
+                    loop {
+                        // ORDERING: Relaxed, as above.
+                        COARSE_NOW.fetch_max(clock.now_nanos(), Relaxed);
+                        std::thread::sleep(Duration::from_nanos(COARSE_INTERVAL.load(Relaxed)));
+                    }
+                })
+                .map(drop)
+                .map_err(|e| e.kind())
         });
-        if let Some(e) = spawn_error {
-            return Err(e);
+        if let Err(kind) = started {
+            return Err(std::io::Error::new(*kind, "cannot spawn the coarse clock thread"));
         }
-        let clock = quanta::Clock::new();
-        // The upkeep thread publishes its first reading before `start` returns.
-        let origin = clock.recent();
-        Ok(Self { clock, origin })
+        // ORDERING: Relaxed: see above.
+        Ok(Self { origin: COARSE_NOW.load(Relaxed) })
     }
 }
 
@@ -142,7 +156,9 @@ impl fmt::Debug for CoarseClock {
 impl Clock for CoarseClock {
     #[inline]
     fn now_nanos(&self) -> u64 {
-        self.clock.recent().saturating_duration_since(self.origin).as_nanos() as u64
+        // ORDERING: Relaxed: a recent reading is all this clock promises; `fetch_max` in the
+        // refresh thread keeps it monotonic.
+        COARSE_NOW.load(std::sync::atomic::Ordering::Relaxed).saturating_sub(self.origin)
     }
 }
 
