@@ -23,8 +23,8 @@
 //!
 //! Each group exists on both crates' default clocks (quanta's TSC clock on both sides) and with the
 //! suffix `_coarse` on the upkeep-thread clocks refreshed every millisecond: tollgate's
-//! `CoarseClock` against governor's `QuantaUpkeepClock`, sharing one quanta upkeep thread. The
-//! coarse groups run last, since the upkeep thread then runs until the process exits.
+//! `CoarseClock` (its own refresh thread) against governor's `QuantaUpkeepClock` (quanta's upkeep
+//! thread). The coarse groups run last, since both threads then run until the process exits.
 //!
 //! Does not measure: weighted (multi-permit) requests, queued or blocking waits, keyed limiters,
 //! statistics, contention beyond two threads (the reference machine has two shared cores), memory
@@ -106,7 +106,7 @@ macro_rules! all_groups {
 
 fn benches(c: &mut Criterion) {
     all_groups!(c, "", TokenBucketRateLimiter<TscClock>, Governor<QuantaClock>);
-    // Last: the first coarse clock starts quanta's upkeep thread, which then runs until exit.
+    // Last: the first coarse clocks start their refresh threads, which then run until exit.
     all_groups!(c, "_coarse", TokenBucketRateLimiter<CoarseClock>, Governor<QuantaUpkeepClock>);
 }
 

@@ -458,8 +458,8 @@ pub mod rate {
 
     /// governor's upkeep clock, shared by every governor limiter and kept alive for the whole
     /// process: quanta allows one upkeep thread per process (a second `start` fails), and governor
-    /// stops it when the last clone of its clock is dropped, which would freeze `recent()` under
-    /// tollgate's [`CoarseClock`] as well.
+    /// stops it when the last clone of its clock is dropped. (tollgate's [`CoarseClock`] runs its
+    /// own refresh thread, independent of quanta's.)
     fn governor_upkeep_clock() -> QuantaUpkeepClock {
         static CLOCK: OnceLock<QuantaUpkeepClock> = OnceLock::new();
         CLOCK.get_or_init(|| QuantaUpkeepClock::from_interval(COARSE_INTERVAL).expect("quanta upkeep thread")).clone()
@@ -473,10 +473,7 @@ pub mod rate {
 
     impl BenchClock for CoarseClock {
         fn bench_clock() -> Self {
-            // governor's clock must start the upkeep thread (it fails if one runs already);
-            // `CoarseClock::new` then shares it. Both read the same `quanta::Clock::recent`.
-            drop(governor_upkeep_clock());
-            CoarseClock::new(COARSE_INTERVAL).expect("quanta upkeep thread")
+            CoarseClock::new(COARSE_INTERVAL).expect("coarse clock thread")
         }
     }
 
