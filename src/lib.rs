@@ -14,6 +14,7 @@
 //! | limiter | limits | permits come back |
 //! |---|---|---|
 //! | [`ConcurrencyLimiter`] | permits held at once | when the lease is dropped |
+//! | [`FixedWindowRateLimiter`] | `permit_limit` per window | all at once, when the next window starts |
 //! | [`TokenBucketRateLimiter`] | a rate with bursts: `token_limit` tokens, `tokens_per_period` more per period | with time (lazily computed), or on [`ReplenishingRateLimiter::try_replenish`] |
 //!
 //! ## Clocks
@@ -62,6 +63,7 @@
 mod clock;
 mod concurrency;
 mod error;
+mod fixed_window;
 mod lease;
 mod limiter;
 mod stats;
@@ -73,6 +75,7 @@ mod wait;
 pub use clock::{Clock, CoarseClock, DefaultClock, ManualClock, ManualSleep, Sleep, TscClock};
 pub use concurrency::{ConcurrencyLimiter, ConcurrencyLimiterOptions};
 pub use error::{AcquireError, OptionsError};
+pub use fixed_window::{FixedWindowRateLimiter, FixedWindowRateLimiterOptions};
 pub use lease::{MetadataName, RateLimitLease};
 pub use limiter::{QueueProcessingOrder, RateLimiter, ReplenishingRateLimiter};
 pub use stats::RateLimiterStatistics;

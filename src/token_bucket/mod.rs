@@ -40,13 +40,15 @@
 mod options;
 pub(crate) mod state;
 
+pub(crate) use self::state::Params;
+
 pub use options::TokenBucketRateLimiterOptions;
 
 use std::fmt;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use self::state::{Horizon, Now, Params};
+use self::state::{Horizon, Now};
 use crate::concurrency::state::{self as lo_state, Decision, Exit};
 use crate::lease::Names;
 use std::collections::VecDeque;
@@ -154,7 +156,8 @@ unsafe impl Sync for Forecast {}
 
 const NO_FORECAST: u64 = u64::MAX;
 
-struct Shared<C> {
+/// The tick-based limiter engine shared by the token bucket and the fixed window.
+pub(crate) struct Shared<C> {
     hot: CachePadded<Hot>,
     queue: WaitQueue,
     forecast: Forecast,
@@ -162,6 +165,7 @@ struct Shared<C> {
     auto: bool,
     newest_first: bool,
     queue_limit: u32,
+    manual_rule: ManualRule,
     manual: Manual,
     clock: C,
 }
@@ -192,38 +196,71 @@ impl<C: Clock> TokenBucketRateLimiter<C> {
             per_period: options.tokens_per_period,
             period: options.period_nanos(),
         };
+        let shape = Shape {
+            params,
+            auto: options.auto_replenishment,
+            order: options.queue_processing_order,
+            queue_limit: options.queue_limit,
+            manual_rule: ManualRule::Proportional,
+        };
+        Ok(Self { shared: Shared::new(shape, clock) })
+    }
+}
+
+/// How `try_replenish` behaves in manual mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ManualRule {
+    /// Token bucket: tokens proportional to the time since the last non-full replenishment.
+    Proportional,
+    /// Fixed window: a full reset, at most once per window (measured from the last call that
+    /// passed that check, which moves the window's start even when nothing was taken).
+    ResetPerWindow,
+}
+
+/// What distinguishes one tick-based limiter from another.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Shape {
+    pub(crate) params: Params,
+    pub(crate) auto: bool,
+    pub(crate) order: QueueProcessingOrder,
+    pub(crate) queue_limit: u32,
+    pub(crate) manual_rule: ManualRule,
+}
+
+impl<C: Clock> Shared<C> {
+    /// A full limiter whose ticks are counted from now.
+    pub(crate) fn new(shape: Shape, clock: C) -> Self {
         crate::sync::prime();
         let now = clock.now_nanos();
-        let hi = if options.auto_replenishment { now.saturating_add(params.period) } else { 0 };
-        let word = state::join(lo_state::pack(options.token_limit, 0, 0), hi);
-        Ok(Self {
-            shared: Shared {
-                hot: CachePadded::new(Hot {
-                    word: AtomicU128::new(word),
-                    successes: AtomicU64::new(0),
-                    failures: AtomicU64::new(0),
-                }),
-                queue: WaitQueue::new(options.queue_processing_order, options.queue_limit),
-                forecast: Forecast {
-                    seq: AtomicU64::new(0),
-                    tokens: AtomicU64::new(NO_FORECAST),
-                    next: AtomicU64::new(0),
-                    at: AtomicU64::new(0),
-                    stale: AtomicBool::new(false),
-                    last: UnsafeCell::new(None),
-                },
-                params,
-                auto: options.auto_replenishment,
-                newest_first: options.queue_processing_order == QueueProcessingOrder::NewestFirst,
-                queue_limit: options.queue_limit,
-                manual: Manual {
-                    last: AtomicU64::new(now),
-                    idle_since: AtomicU64::new(now),
-                    replenished: AtomicBool::new(false),
-                },
-                clock,
+        let hi = if shape.auto { now.saturating_add(shape.params.period) } else { 0 };
+        let word = state::join(lo_state::pack(shape.params.limit, 0, 0), hi);
+        Shared {
+            hot: CachePadded::new(Hot {
+                word: AtomicU128::new(word),
+                successes: AtomicU64::new(0),
+                failures: AtomicU64::new(0),
+            }),
+            queue: WaitQueue::new(shape.order, shape.queue_limit),
+            forecast: Forecast {
+                seq: AtomicU64::new(0),
+                tokens: AtomicU64::new(NO_FORECAST),
+                next: AtomicU64::new(0),
+                at: AtomicU64::new(0),
+                stale: AtomicBool::new(false),
+                last: UnsafeCell::new(None),
             },
-        })
+            params: shape.params,
+            auto: shape.auto,
+            newest_first: shape.order == QueueProcessingOrder::NewestFirst,
+            queue_limit: shape.queue_limit,
+            manual_rule: shape.manual_rule,
+            manual: Manual {
+                last: AtomicU64::new(now),
+                idle_since: AtomicU64::new(now),
+                replenished: AtomicBool::new(false),
+            },
+            clock,
+        }
     }
 }
 
@@ -330,7 +367,7 @@ impl<C: Clock> Shared<C> {
     }
 
     #[inline]
-    fn attempt(&self, permits: u32) -> Result<RateLimitLease, AcquireError> {
+    pub(crate) fn attempt(&self, permits: u32) -> Result<RateLimitLease, AcquireError> {
         if permits > self.params.limit {
             return Err(self.exceeded(permits));
         }
@@ -552,7 +589,7 @@ impl<C: Clock> Shared<C> {
         }
     }
 
-    fn dispose(&self) {
+    pub(crate) fn dispose(&self) {
         let mut took_role = false;
         // ORDERING: AcqRel, as for `request_drain`.
         self.update_lo(Ordering::AcqRel, |lo| {
@@ -574,7 +611,7 @@ impl<C: Clock> Shared<C> {
         (lo, self.view(lo, hi, now))
     }
 
-    fn statistics(&self) -> RateLimiterStatistics {
+    pub(crate) fn statistics(&self) -> RateLimiterStatistics {
         let (_, view) = self.current(self.now());
         RateLimiterStatistics {
             current_available_permits: u64::from(view.tokens),
@@ -586,7 +623,7 @@ impl<C: Clock> Shared<C> {
         }
     }
 
-    fn idle_duration(&self) -> Option<Duration> {
+    pub(crate) fn idle_duration(&self) -> Option<Duration> {
         let now = self.clock.now_nanos();
         let (lo, view) = self.current(if self.auto { now } else { 0 });
         if view.tokens < self.params.limit || lo_state::waiters(lo) > 0 {
@@ -602,9 +639,12 @@ impl<C: Clock> Shared<C> {
         Some(Duration::from_nanos(now.saturating_sub(since)))
     }
 
-    fn try_replenish(&self) -> bool {
+    pub(crate) fn try_replenish(&self) -> bool {
         if self.auto {
             return false;
+        }
+        if self.manual_rule == ManualRule::ResetPerWindow {
+            return self.reset_window();
         }
         let now = self.clock.now_nanos();
         let (lo, _) = state::split(self.load());
@@ -635,6 +675,44 @@ impl<C: Clock> Shared<C> {
             // ORDERING: Relaxed: see `idle_duration`.
             self.manual.idle_since.store(now, Ordering::Relaxed);
         }
+        // ORDERING: Relaxed: read by the pass this thread requests (ordered by the word's RMWs).
+        self.manual.replenished.store(true, Ordering::Relaxed);
+        self.run_drain_if(self.request_drain());
+        true
+    }
+
+    /// Fixed window, manual mode (.NET's `Replenish`): nothing if less than a window has passed
+    /// since the last call that passed this check; otherwise that call's time becomes the window
+    /// start (even if the window is full) and the window resets to `permit_limit`.
+    fn reset_window(&self) -> bool {
+        let now = self.clock.now_nanos();
+        let (lo, _) = state::split(self.load());
+        if state::is_closed(lo) {
+            return true;
+        }
+        // ORDERING: Relaxed: the claim of this window start only needs atomicity.
+        let last = self.manual.last.load(Ordering::Relaxed);
+        if now.saturating_sub(last) < self.params.period
+            || self.manual.last.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_err()
+        {
+            // Too early, or a concurrent call claimed this window start.
+            return true;
+        }
+        let mut word = self.load();
+        loop {
+            let (lo, hi) = state::split(word);
+            if state::tokens(lo) >= self.params.limit {
+                return true;
+            }
+            let next = state::join(state::with_tokens(lo, self.params.limit), hi);
+            // ORDERING: Relaxed: token accounting (module docs).
+            match self.cas(word, next, Ordering::Relaxed) {
+                Ok(_) => break,
+                Err(actual) => word = actual,
+            }
+        }
+        // ORDERING: Relaxed: see `idle_duration`.
+        self.manual.idle_since.store(now, Ordering::Relaxed);
         // ORDERING: Relaxed: read by the pass this thread requests (ordered by the word's RMWs).
         self.manual.replenished.store(true, Ordering::Relaxed);
         self.run_drain_if(self.request_drain());
@@ -941,6 +1019,36 @@ impl<C: Clock> AcquireHost for Shared<C> {
         } else {
             self.clock.park_until(at);
         }
+    }
+}
+
+impl<C: Clock> Shared<C> {
+    pub(crate) fn acquire(&self, permits: u32) -> Acquire<'_> {
+        Acquire::queued(self, permits)
+    }
+
+    pub(crate) fn blocking_acquire(&self, permits: u32) -> Result<RateLimitLease, AcquireError> {
+        wait::block_on(self, permits)
+    }
+
+    pub(crate) fn is_auto(&self) -> bool {
+        self.auto
+    }
+
+    pub(crate) fn period(&self) -> Duration {
+        Duration::from_nanos(self.params.period)
+    }
+
+    pub(crate) fn limit(&self) -> u32 {
+        self.params.limit
+    }
+
+    pub(crate) fn queue_limit(&self) -> u32 {
+        self.queue_limit
+    }
+
+    pub(crate) fn order(&self) -> QueueProcessingOrder {
+        self.queue.order()
     }
 }
 
