@@ -33,7 +33,7 @@ use std::hint::black_box;
 use governor::clock::QuantaClock;
 use iai_callgrind::{library_benchmark, library_benchmark_group, main};
 use tokio::sync::Semaphore;
-use tollgate::{ConcurrencyLimiter, TokenBucketRateLimiter};
+use tollgate::{ConcurrencyLimiter, FixedWindowRateLimiter, TokenBucketRateLimiter};
 
 use common::rate::{self, Governor, Quota, RateContender};
 use common::{Contender, MutexSemaphore};
@@ -175,9 +175,25 @@ fn governor_deny_retry_after(limiter: Box<Governor<QuantaClock>>) -> Box<Governo
     limiter
 }
 
+#[library_benchmark]
+#[bench::window_1s(args = (rate::ALLOW_TICK_1S), setup = rate_roomy::<FixedWindowRateLimiter>, teardown = rate_teardown)]
+fn fixed_window_allow(limiter: Box<FixedWindowRateLimiter>) -> Box<FixedWindowRateLimiter> {
+    black_box(rate::check_in_place(&*limiter));
+    limiter
+}
+
+#[library_benchmark]
+#[bench::permit_taken(args = (), setup = rate_exhausted::<FixedWindowRateLimiter>, teardown = rate_teardown)]
+fn fixed_window_deny(limiter: Box<FixedWindowRateLimiter>) -> Box<FixedWindowRateLimiter> {
+    black_box(rate::check_in_place(&*limiter));
+    limiter
+}
+
 library_benchmark_group!(
     name = rate_limit;
     benchmarks =
+        fixed_window_allow,
+        fixed_window_deny,
         bucket_allow,
         governor_allow,
         bucket_deny,

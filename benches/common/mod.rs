@@ -370,7 +370,10 @@ pub mod rate {
     use governor::clock::{QuantaClock, QuantaUpkeepClock};
     use governor::middleware::NoOpMiddleware;
     use governor::state::{InMemoryState, NotKeyed};
-    use tollgate::{Clock, CoarseClock, RateLimiter, TokenBucketRateLimiter, TokenBucketRateLimiterOptions, TscClock};
+    use tollgate::{
+        Clock, CoarseClock, FixedWindowRateLimiter, FixedWindowRateLimiterOptions, RateLimiter, TokenBucketRateLimiter,
+        TokenBucketRateLimiterOptions, TscClock,
+    };
 
     /// Refresh interval of the coarse (upkeep-thread) clocks.
     pub const COARSE_INTERVAL: Duration = Duration::from_millis(1);
@@ -482,6 +485,32 @@ pub mod rate {
 
         fn with_quota(quota: Quota) -> Self {
             TokenBucketRateLimiter::with_clock(quota.tollgate(), C::bench_clock()).expect("valid options")
+        }
+
+        #[inline]
+        fn check_in_place(&self) -> bool {
+            matches!(self.attempt_acquire(1), Ok(lease) if lease.is_acquired())
+        }
+
+        #[inline]
+        fn check_retry_after(&self) -> Option<Duration> {
+            match self.attempt_acquire(1) {
+                Ok(lease) if lease.is_acquired() => Some(Duration::ZERO),
+                Ok(lease) => lease.retry_after(),
+                Err(_) => None,
+            }
+        }
+    }
+
+    /// The fixed window on the same quota: `permit_limit` = burst per `window` = period (every
+    /// window starts full, so `ALLOW_TICK_1S` never runs dry and `DENY` stays exhausted).
+    impl<C: Clock + BenchClock> RateContender for FixedWindowRateLimiter<C> {
+        const NAME: &'static str = "tollgate_fixed_window";
+
+        fn with_quota(quota: Quota) -> Self {
+            let options =
+                FixedWindowRateLimiterOptions { permit_limit: quota.burst, window: quota.period, ..Default::default() };
+            FixedWindowRateLimiter::with_clock(options, C::bench_clock()).expect("valid options")
         }
 
         #[inline]
