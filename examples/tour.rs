@@ -8,14 +8,66 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tollgate::{
-    ConcurrencyLimiter, ConcurrencyLimiterOptions, QueueProcessingOrder, RateLimiter, TokenBucketRateLimiter,
-    TokenBucketRateLimiterOptions,
+    ConcurrencyLimiter, ConcurrencyLimiterOptions, FixedWindowRateLimiter, FixedWindowRateLimiterOptions,
+    QueueProcessingOrder, RateLimiter, TokenBucketRateLimiter, TokenBucketRateLimiterOptions,
 };
 
 fn main() {
     println!("tollgate tour\n");
     concurrency_under_load();
     token_bucket_under_load();
+    fixed_window_under_load();
+}
+
+fn fixed_window_under_load() {
+    println!("== FixedWindowRateLimiter: 50 permits per 20 ms window, no queue ==");
+    let window = Arc::new(
+        FixedWindowRateLimiter::new(FixedWindowRateLimiterOptions {
+            permit_limit: 50,
+            window: Duration::from_millis(20),
+            ..Default::default()
+        })
+        .expect("valid options"),
+    );
+    let started = Instant::now();
+    let run_for = Duration::from_millis(200);
+    let threads: Vec<_> = (0..2)
+        .map(|_| {
+            let window = window.clone();
+            std::thread::spawn(move || {
+                let (mut admitted, mut rejected, mut waited) = (0u64, 0u64, Duration::ZERO);
+                while started.elapsed() < run_for {
+                    let lease = window.attempt_acquire(1).expect("1 <= limit");
+                    if lease.is_acquired() {
+                        admitted += 1;
+                    } else {
+                        rejected += 1;
+                        // Sleep exactly until the next window starts, as the lease says.
+                        let retry = lease.retry_after().unwrap_or_default();
+                        waited += retry;
+                        std::thread::sleep(retry);
+                    }
+                }
+                (admitted, rejected, waited)
+            })
+        })
+        .collect();
+    let (mut admitted, mut rejected, mut waited) = (0, 0, Duration::ZERO);
+    for t in threads {
+        let (a, r, w) = t.join().unwrap();
+        admitted += a;
+        rejected += r;
+        waited += w;
+    }
+    let elapsed = started.elapsed();
+    let windows = elapsed.as_millis() as u64 / 20 + 1;
+    println!(
+        "admitted {admitted} in {elapsed:?} ({windows} windows started, at most {} allowed); {rejected} refusals, \
+         each followed by a sleep of its retry-after ({waited:?} in total)",
+        windows * 50
+    );
+    assert!(admitted <= windows * 50, "over-admitted");
+    println!();
 }
 
 fn token_bucket_under_load() {
