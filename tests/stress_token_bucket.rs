@@ -143,3 +143,60 @@ fn queued_callers_all_finish_and_respect_the_rate() {
         assert!(s.total_successful_leases >= 6 * per_caller * 3 / 4);
     }
 }
+
+/// The fixed window (same engine): attempts from several threads racing window boundaries on a
+/// `ManualClock` never get more than `permit_limit` in any window.
+#[test]
+fn fixed_window_attempts_racing_boundaries_never_over_admit() {
+    use tollgate::{FixedWindowRateLimiter, FixedWindowRateLimiterOptions};
+    for order in [QueueProcessingOrder::OldestFirst, QueueProcessingOrder::NewestFirst] {
+        let clock = ManualClock::new();
+        let limit = 5u64;
+        let window = Duration::from_micros(10);
+        let limiter = Arc::new(
+            FixedWindowRateLimiter::with_clock(
+                FixedWindowRateLimiterOptions {
+                    permit_limit: limit as u32,
+                    window,
+                    queue_processing_order: order,
+                    ..Default::default()
+                },
+                clock.clone(),
+            )
+            .unwrap(),
+        );
+        let granted = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let barrier = Arc::new(std::sync::Barrier::new(4));
+        let workers: Vec<_> = (0..3u32)
+            .map(|w| {
+                let (limiter, granted, stop, barrier) =
+                    (limiter.clone(), granted.clone(), stop.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    while !stop.load(Ordering::Relaxed) {
+                        let n = 1 + (w % 2);
+                        if limiter.attempt_acquire(n).unwrap().is_acquired() {
+                            granted.fetch_add(u64::from(n), Ordering::SeqCst);
+                        }
+                    }
+                })
+            })
+            .collect();
+        barrier.wait();
+        for i in 0..iterations() {
+            if i % 64 == 0 {
+                std::thread::yield_now();
+            }
+            let before = granted.load(Ordering::SeqCst);
+            let windows_started = clock.now_nanos() / window.as_nanos() as u64 + 1;
+            assert!(before <= windows_started * limit, "{order:?}: {before} granted in {windows_started} windows");
+            clock.advance(window / 2);
+        }
+        stop.store(true, Ordering::Relaxed);
+        for w in workers {
+            w.join().unwrap();
+        }
+        assert!(granted.load(Ordering::SeqCst) > 0);
+    }
+}
