@@ -23,7 +23,10 @@ pub type Sleep = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 ///
 /// Implementations must be cheap to read: the time-based limiters read the clock once per decision.
 /// A clock that goes backwards or jumps is tolerated by every limiter (time is only ever compared
-/// with saturating arithmetic), but it is not expected.
+/// with saturating arithmetic), but it is not expected: while a clock reads earlier than a time a
+/// limiter has seen, that limiter's view of time stands still (no tick, no refill); a jump forward
+/// applies the elapsed ticks once, which can only fill a bucket or window up to its limit. Nothing
+/// panics and nothing is admitted beyond the limits (`tests/hostile_clock.rs`).
 pub trait Clock: Clone + Send + Sync + 'static {
     /// Nanoseconds elapsed since this clock's origin.
     fn now_nanos(&self) -> u64;
