@@ -45,7 +45,7 @@ pub(crate) use self::state::Params;
 pub use options::TokenBucketRateLimiterOptions;
 
 use std::fmt;
-use std::task::{Context, Poll};
+use std::task::Context;
 use std::time::Duration;
 
 use self::state::{Horizon, Now};
@@ -53,10 +53,9 @@ use crate::concurrency::state::{self as lo_state, Decision, Exit};
 use crate::lease::Names;
 use std::collections::VecDeque;
 
-use crate::sync::{Arc, AtomicBool, AtomicU64, AtomicU128, CachePadded, Ordering, UnsafeCell, fence, thread};
+use crate::sync::{Arc, AtomicBool, AtomicU64, AtomicU128, CachePadded, Ordering, UnsafeCell, fence};
 use crate::wait::{
-    self, Acquire, AcquireHost, Begin, GRANTED, NO_DEADLINE, Pass, QueueHost, Reserve, Timer, WAITING, WaitQueue,
-    Waiter, Wake,
+    self, Acquire, AcquireHost, Begin, GRANTED, Pass, QueueHost, Reserve, Timer, WAITING, WaitQueue, Waiter, Wake,
 };
 use crate::{
     AcquireError, Clock, DefaultClock, OptionsError, QueueProcessingOrder, RateLimitLease, RateLimiter,
@@ -983,42 +982,11 @@ impl<C: Clock> AcquireHost for Shared<C> {
     }
 
     fn poll_waiting(&self, node: &Waiter, timer: &mut Option<Timer>, cx: &mut Context<'_>) -> bool {
-        loop {
-            let at = node.wake_at();
-            if at == NO_DEADLINE {
-                *timer = None;
-                return false;
-            }
-            if self.clock.now_nanos() >= at {
-                *timer = None;
-                if node.clear_wake_at(at) {
-                    self.run_drain_if(self.request_drain());
-                    return true;
-                }
-                continue;
-            }
-            if timer.as_ref().is_none_or(|t| t.deadline != at) {
-                *timer = Some(Timer { deadline: at, sleep: self.clock.sleep_until(at) });
-            }
-            let Some(armed) = timer.as_mut() else { return false };
-            match armed.sleep.as_mut().poll(cx) {
-                Poll::Ready(()) => continue,
-                Poll::Pending => return false,
-            }
-        }
+        wait::poll_timed(&self.clock, node, timer, cx, || self.run_drain_if(self.request_drain()))
     }
 
     fn park(&self, node: &Waiter) {
-        let at = node.wake_at();
-        if at == NO_DEADLINE {
-            thread::park();
-        } else if self.clock.now_nanos() >= at {
-            if node.clear_wake_at(at) {
-                self.run_drain_if(self.request_drain());
-            }
-        } else {
-            self.clock.park_until(at);
-        }
+        wait::park_timed(&self.clock, node, || self.run_drain_if(self.request_drain()));
     }
 }
 

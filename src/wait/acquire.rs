@@ -161,6 +161,56 @@ impl fmt::Debug for Acquire<'_> {
     }
 }
 
+/// `AcquireHost::poll_waiting` for time-based limiters: arms the node's timer for the deadline the
+/// drainer set on it (if any); once the deadline has passed, consumes it and calls `drain` (which
+/// runs or requests a drain pass). Returns true when the caller must re-check the node's state.
+pub(crate) fn poll_timed<C: crate::Clock>(
+    clock: &C,
+    node: &Waiter,
+    timer: &mut Option<Timer>,
+    cx: &mut Context<'_>,
+    drain: impl Fn(),
+) -> bool {
+    loop {
+        let at = node.wake_at();
+        if at == super::NO_DEADLINE {
+            *timer = None;
+            return false;
+        }
+        if clock.now_nanos() >= at {
+            *timer = None;
+            if node.clear_wake_at(at) {
+                drain();
+                return true;
+            }
+            continue;
+        }
+        if timer.as_ref().is_none_or(|t| t.deadline != at) {
+            *timer = Some(Timer { deadline: at, sleep: clock.sleep_until(at) });
+        }
+        let Some(armed) = timer.as_mut() else { return false };
+        match armed.sleep.as_mut().poll(cx) {
+            Poll::Ready(()) => continue,
+            Poll::Pending => return false,
+        }
+    }
+}
+
+/// `AcquireHost::park` for time-based limiters: sleeps until the node's deadline (or until woken),
+/// and calls `drain` once it has passed.
+pub(crate) fn park_timed<C: crate::Clock>(clock: &C, node: &Waiter, drain: impl Fn()) {
+    let at = node.wake_at();
+    if at == super::NO_DEADLINE {
+        thread::park();
+    } else if clock.now_nanos() >= at {
+        if node.clear_wake_at(at) {
+            drain();
+        }
+    } else {
+        clock.park_until(at);
+    }
+}
+
 /// The blocking counterpart of [`Acquire`]: parks the calling thread while queued.
 pub(crate) fn block_on(host: &dyn AcquireHost, permits: u32) -> AcquireResult {
     match host.begin(permits, Wake::this_thread()) {

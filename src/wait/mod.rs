@@ -56,6 +56,6 @@ mod node;
 mod queue;
 
 pub use acquire::Acquire;
-pub(crate) use acquire::{AcquireHost, Begin, Timer, block_on};
+pub(crate) use acquire::{AcquireHost, Begin, Timer, block_on, park_timed, poll_timed};
 pub(crate) use node::{GRANTED, NO_DEADLINE, WAITING, Waiter, Wake};
 pub(crate) use queue::{Pass, QueueHost, Reserve, WaitQueue};
