@@ -1,0 +1,877 @@
+//! The sliding window: at most `permit_limit` permits in any window of `segments_per_window`
+//! consecutive segments; permits taken in a segment come back one window later.
+//!
+//! # Implementation
+//!
+//! **One hot word for decisions.** The same 128-bit layout as the token bucket (`token_bucket/state.rs`):
+//! available permits, registered waiters, drainer flags, plus bit 62 as the *parity* of the current
+//! segment's index; the high half is the time of the next segment boundary (auto mode) or
+//! `u64::MAX` (manual mode: boundaries happen only through `try_replenish`). A grant is one CAS
+//! taking permits from the word while it is current (`now < next`), then a relaxed `fetch_add` of
+//! the permits to the current segment's counter, `acc[parity]`, which sits on the same cache line.
+//!
+//! **Segments advance under the drainer role** (the CAS-elected thread of `crate::wait`). Per
+//! boundary, from segment k to k+1, the role holder: moves `acc[parity(k)]` into the ring slot of
+//! segment k (`swap(0)`), takes the ring slot of segment k+1−S (the one that expires), and CASes the
+//! word: available += freed, next += segment, parity flipped. Nobody else writes the ring, so no
+//! permit is freed twice. A grant whose CAS happened in segment k but whose `fetch_add` lands after
+//! the harvest is counted with the next harvest of the same parity (segment k+2): its permits come
+//! back one or two segments late — never early, so the window never admits more than its limit.
+//! A request that finds the word stale (a boundary has passed) runs or requests a drain pass, which
+//! advances the word, before it decides; if the role is busy it waits a short, bounded spin and then
+//! refuses (conservative: never over-admits).
+//!
+//! **Lazy and exact.** A pass walks boundaries one at a time while the queue's head does not fit,
+//! granting it at the first boundary that frees enough (as .NET's timer ticks would), and only then
+//! jumps the rest: after S+1 boundaries with no grant everything has expired, so any longer idle gap
+//! is skipped in O(1). The head of the queue sleeps until the boundary that frees enough for it.
+//!
+//! **Retry-after** walks the ring: the first boundary at which the permits available plus those
+//! expiring cover the request (queued permits first). .NET (stable) gives sliding-window leases no
+//! `RETRY_AFTER`; API rule 4 asks for it. With nothing queued it is exact; behind a queue it counts
+//! the queued permits as served first (an estimate when the window's expiries interleave with
+//! grants).
+
+mod options;
+
+pub use options::SlidingWindowRateLimiterOptions;
+
+use std::fmt;
+use std::task::Context;
+use std::time::Duration;
+
+use crate::concurrency::state::{self as lo_state, Decision, Exit};
+use crate::lease::Names;
+use crate::sync::{Arc, AtomicU64, AtomicU128, CachePadded, Ordering, UnsafeCell};
+use crate::token_bucket::state::{join, split, tokens, with_tokens};
+use crate::wait::{
+    self, Acquire, AcquireHost, Begin, GRANTED, Pass, QueueHost, Reserve, Timer, WaitQueue, Waiter, Wake,
+};
+use crate::{
+    AcquireError, Clock, DefaultClock, OptionsError, QueueProcessingOrder, RateLimitLease, RateLimiter,
+    RateLimiterStatistics, ReplenishingRateLimiter,
+};
+
+/// Bit 62 of the low half: the parity of the current segment's index.
+const PARITY: u64 = 1 << 62;
+/// Low-half bits that send a request off the fast path: registered waiters and disposal.
+const FAST_PATH_BLOCKERS: u64 = lo_state::WAITERS_MASK | lo_state::CLOSED;
+
+#[inline]
+const fn parity(lo: u64) -> usize {
+    (lo & PARITY != 0) as usize
+}
+
+/// A sliding window limiter with .NET's semantics: at most `permit_limit` permits in any
+/// `window`, counted per segment (`window / segments_per_window`); permits taken in a segment come
+/// back when that segment leaves the window. Requests wait in a queue of at most `queue_limit`
+/// permits.
+///
+/// In automatic mode (the default) no timer runs: segment *k* starts at construction +
+/// *k*·segment and the window slides lazily from the clock; queued requests are granted at the
+/// boundary that frees enough for them, with no other caller needed. In manual mode
+/// (`auto_replenishment: false`) only [`try_replenish`](ReplenishingRateLimiter::try_replenish)
+/// slides the window, one segment per call, and only if a segment's length has passed since the last
+/// slide (.NET's rule).
+///
+/// Failed leases of failed attempts and full queues carry [`retry_after`](RateLimitLease::retry_after)
+/// (API rule 4; .NET's stable version has none): in automatic mode the wait until the boundary at
+/// which the request fits; in manual mode the number of slides needed times the segment length.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use tollgate::{ManualClock, RateLimiter, SlidingWindowRateLimiter, SlidingWindowRateLimiterOptions};
+///
+/// let clock = ManualClock::new();
+/// let window = SlidingWindowRateLimiter::with_clock(
+///     SlidingWindowRateLimiterOptions {
+///         permit_limit: 4,
+///         window: Duration::from_secs(4),
+///         segments_per_window: 4,
+///         ..Default::default()
+///     },
+///     clock.clone(),
+/// )?;
+/// assert!(window.attempt_acquire(3)?.is_acquired()); // segment 0
+/// clock.advance(Duration::from_secs(1));
+/// assert!(window.attempt_acquire(1)?.is_acquired()); // segment 1
+/// let refused = window.attempt_acquire(1)?;
+/// // Segment 0's 3 permits come back when it leaves the window, at 4 s.
+/// assert_eq!(refused.retry_after(), Some(Duration::from_secs(3)));
+/// clock.advance(Duration::from_secs(3));
+/// assert!(window.attempt_acquire(3)?.is_acquired());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct SlidingWindowRateLimiter<C: Clock = DefaultClock> {
+    shared: Shared<C>,
+}
+
+/// The word and everything written next to it: one cache line.
+struct Hot {
+    word: AtomicU128,
+    /// Permits granted in the current segment, by parity of the segment's index.
+    acc: [AtomicU64; 2],
+    successes: AtomicU64,
+    failures: AtomicU64,
+}
+
+struct Shared<C> {
+    hot: CachePadded<Hot>,
+    /// Harvested per-segment counts, slot `k % S` for segment k. Written by the drainer only.
+    ring: Box<[AtomicU64]>,
+    /// The absolute index of the word's current segment. Drainer only.
+    segment: UnsafeCell<u64>,
+    /// A copy of `segment` for readers computing retry hints.
+    published: AtomicU64,
+    /// Manual mode: slides asked for by `try_replenish` and not yet applied by a drainer.
+    pending: AtomicU64,
+    /// Manual mode: clock reading of the last `try_replenish` that passed the time check.
+    last: AtomicU64,
+    /// When the window last became whole again (or construction).
+    idle_since: AtomicU64,
+    queue: WaitQueue,
+    limit: u32,
+    segments: u64,
+    segment_nanos: u64,
+    window: Duration,
+    auto: bool,
+    newest_first: bool,
+    queue_limit: u32,
+    clock: C,
+}
+
+// SAFETY: `segment` is only accessed by the thread holding the drainer role (exclusive, taken and
+// given back with CAS on the word; see `wait/mod.rs`); every other field is `Sync`.
+unsafe impl<C: Clock> Sync for Shared<C> {}
+
+impl SlidingWindowRateLimiter<DefaultClock> {
+    /// Creates a sliding window limiter on the default (TSC) clock; segment 0 starts now.
+    ///
+    /// # Errors
+    ///
+    /// [`OptionsError`] naming the first invalid field (see
+    /// [`SlidingWindowRateLimiterOptions::validate`]).
+    pub fn new(options: SlidingWindowRateLimiterOptions) -> Result<Self, OptionsError> {
+        Self::with_clock(options, DefaultClock::new())
+    }
+}
+
+impl<C: Clock> SlidingWindowRateLimiter<C> {
+    /// Creates a sliding window limiter that reads time from `clock`; segment 0 starts now.
+    ///
+    /// # Errors
+    ///
+    /// [`OptionsError`] naming the first invalid field (see
+    /// [`SlidingWindowRateLimiterOptions::validate`]).
+    pub fn with_clock(options: SlidingWindowRateLimiterOptions, clock: C) -> Result<Self, OptionsError> {
+        options.validate()?;
+        crate::sync::prime();
+        let now = clock.now_nanos();
+        let segment_nanos = options.segment_nanos();
+        let hi = if options.auto_replenishment { now.saturating_add(segment_nanos) } else { u64::MAX };
+        let segments = u64::from(options.segments_per_window);
+        Ok(Self {
+            shared: Shared {
+                hot: CachePadded::new(Hot {
+                    word: AtomicU128::new(join(lo_state::pack(options.permit_limit, 0, 0), hi)),
+                    acc: [AtomicU64::new(0), AtomicU64::new(0)],
+                    successes: AtomicU64::new(0),
+                    failures: AtomicU64::new(0),
+                }),
+                ring: (0..segments).map(|_| AtomicU64::new(0)).collect(),
+                segment: UnsafeCell::new(0),
+                published: AtomicU64::new(0),
+                pending: AtomicU64::new(0),
+                last: AtomicU64::new(now),
+                idle_since: AtomicU64::new(now),
+                queue: WaitQueue::new(options.queue_processing_order, options.queue_limit),
+                limit: options.permit_limit,
+                segments,
+                segment_nanos,
+                window: options.window,
+                auto: options.auto_replenishment,
+                newest_first: options.queue_processing_order == QueueProcessingOrder::NewestFirst,
+                queue_limit: options.queue_limit,
+                clock,
+            },
+        })
+    }
+}
+
+/// How long a request spins for a busy drainer to bring a stale word up to date before it is
+/// refused (the drainer's work per boundary is a few atomic operations).
+const STALE_SPINS: u32 = 256;
+
+impl<C: Clock> Shared<C> {
+    #[inline]
+    fn load(&self) -> u128 {
+        // ORDERING: Relaxed: every use feeds a CAS (which re-validates) or is a statistic.
+        self.hot.word.load(Ordering::Relaxed)
+    }
+
+    #[inline]
+    fn cas(&self, current: u128, new: u128, success: Ordering) -> Result<u128, u128> {
+        // ORDERING: chosen by the caller; failure is Relaxed because every caller re-decides.
+        self.hot.word.compare_exchange_weak(current, new, success, Ordering::Relaxed)
+    }
+
+    fn update_lo(&self, success: Ordering, mut f: impl FnMut(u64) -> u64) -> u64 {
+        let mut word = self.load();
+        loop {
+            let (lo, hi) = split(word);
+            let next = f(lo);
+            match self.cas(word, join(next, hi), success) {
+                Ok(_) => return next,
+                Err(actual) => word = actual,
+            }
+        }
+    }
+
+    #[inline]
+    fn now(&self) -> u64 {
+        if self.auto { self.clock.now_nanos() } else { 0 }
+    }
+
+    /// Records a grant of `permits` made in the segment of parity `p`.
+    #[inline]
+    fn record(&self, p: usize, permits: u32) {
+        // ORDERING: Relaxed: only the count matters; a late add is harvested with a later segment
+        // (module docs: permits then come back late, never early).
+        self.hot.acc[p].fetch_add(u64::from(permits), Ordering::Relaxed);
+    }
+
+    #[inline]
+    fn count_success_(&self) {
+        // ORDERING: Relaxed: a statistic; exact because it is an RMW.
+        self.hot.successes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    #[inline]
+    fn count_failure_(&self) {
+        // ORDERING: Relaxed: a statistic; exact because it is an RMW.
+        self.hot.failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    #[inline]
+    fn success_lease() -> RateLimitLease {
+        RateLimitLease::new(true, Names::RetryAfter)
+    }
+
+    #[inline]
+    fn failed_lease() -> RateLimitLease {
+        RateLimitLease::new(false, Names::RetryAfter)
+    }
+
+    #[inline]
+    fn exceeded(&self, permits: u32) -> AcquireError {
+        AcquireError::PermitLimitExceeded { requested: permits, limit: self.limit }
+    }
+
+    /// Whether a boundary has passed that the word does not reflect yet.
+    #[inline]
+    fn stale(&self, lo: u64, hi: u64, now: u64) -> bool {
+        (self.auto && now >= hi && hi != u64::MAX || !self.auto && self.pending.load(Ordering::Relaxed) > 0)
+            && !lo_state::is_closed(lo)
+    }
+
+    /// Brings a stale word up to date (runs or requests a drain pass, then waits a bounded spin for
+    /// a busy drainer). Returns the word, current unless the drainer stayed busy.
+    #[cold]
+    #[inline(never)]
+    fn freshen(&self, now: u64) -> u128 {
+        self.run_drain_if(self.request_drain());
+        for _ in 0..STALE_SPINS {
+            let word = self.load();
+            let (lo, hi) = split(word);
+            if !self.stale(lo, hi, now) {
+                return word;
+            }
+            std::hint::spin_loop();
+        }
+        self.load()
+    }
+
+    #[inline]
+    fn attempt(&self, permits: u32) -> Result<RateLimitLease, AcquireError> {
+        if permits > self.limit {
+            return Err(self.exceeded(permits));
+        }
+        let now = self.now();
+        let word = self.load();
+        let (lo, hi) = split(word);
+        if now < hi && lo & FAST_PATH_BLOCKERS == 0 && permits > 0 && tokens(lo) >= permits {
+            // ORDERING: Relaxed: permit accounting needs only atomicity (see the token bucket).
+            if self.cas(word, word - u128::from(permits), Ordering::Relaxed).is_ok() {
+                self.record(parity(lo), permits);
+                self.count_success_();
+                return Ok(Self::success_lease());
+            }
+        }
+        self.attempt_slow(permits, now)
+    }
+
+    #[inline(never)]
+    fn attempt_slow(&self, permits: u32, now: u64) -> Result<RateLimitLease, AcquireError> {
+        let mut word = self.load();
+        let mut helped = false;
+        loop {
+            let (lo, hi) = split(word);
+            if self.stale(lo, hi, now) {
+                if !helped {
+                    helped = true;
+                    word = self.freshen(now);
+                    continue;
+                }
+                // The drainer stayed busy: refuse rather than record a grant in the wrong segment.
+                if lo_state::is_closed(lo) {
+                    return Err(AcquireError::Disposed);
+                }
+                return Ok(self.refuse(lo, hi, permits, now));
+            }
+            match lo_state::decide(lo, permits, self.newest_first) {
+                Decision::Take(next_lo) => {
+                    if permits == 0 {
+                        break;
+                    }
+                    // ORDERING: Relaxed: permit accounting (see `attempt`).
+                    match self.cas(word, join(next_lo, hi), Ordering::Relaxed) {
+                        Ok(_) => {
+                            self.record(parity(lo), permits);
+                            break;
+                        }
+                        Err(actual) => word = actual,
+                    }
+                }
+                Decision::Refuse => return Ok(self.refuse(lo, hi, permits, now)),
+                Decision::Closed => return Err(AcquireError::Disposed),
+            }
+        }
+        self.count_success_();
+        Ok(Self::success_lease())
+    }
+
+    #[cold]
+    fn refuse(&self, lo: u64, hi: u64, permits: u32, now: u64) -> RateLimitLease {
+        self.count_failure_();
+        Self::failed_lease().with_retry_after(self.retry_after(lo, hi, permits, now))
+    }
+
+    /// The boundaries (1 = the next one) until `need` permits are available, walking the ring.
+    fn boundaries_until(&self, lo: u64, hi: u64, need: u64) -> u64 {
+        let mut have = u64::from(tokens(lo));
+        if have >= need {
+            return 1;
+        }
+        let s = self.segments;
+        let _ = hi;
+        // ORDERING: Relaxed: published by the drainer after each slide; exact when nothing runs
+        // concurrently, an estimate otherwise (a hint, never a decision).
+        let k = self.published.load(Ordering::Relaxed);
+        for j in 1..=s {
+            let expiring = if j < s {
+                // ORDERING: Relaxed: written by the drainer; an estimate under concurrency.
+                self.ring[((k + j) % s) as usize].load(Ordering::Relaxed)
+            } else {
+                // ORDERING: Relaxed, as above: the current segment's grants.
+                self.hot.acc[parity(lo)].load(Ordering::Relaxed)
+            };
+            have += expiring;
+            if have >= need {
+                return j;
+            }
+        }
+        // More than a whole window is needed (only with queued permits): whole windows after this one.
+        s + (need - have).div_ceil(u64::from(self.limit)) * s
+    }
+
+    /// API rule 4: until the boundary at which the same request fits (queued permits first).
+    fn retry_after(&self, lo: u64, hi: u64, permits: u32, now: u64) -> Duration {
+        let queued = if permits == 0 { 0 } else { self.queue.queued_permits() };
+        let need = queued + u64::from(permits.max(1));
+        let j = self.boundaries_until(lo, hi, need);
+        if self.auto {
+            let at = u128::from(hi) + u128::from(j - 1) * u128::from(self.segment_nanos);
+            let wait = at.saturating_sub(u128::from(now));
+            Duration::from_nanos(u64::try_from(wait).unwrap_or(u64::MAX))
+        } else {
+            Duration::from_nanos(j.saturating_mul(self.segment_nanos))
+        }
+    }
+}
+
+impl<C: Clock> Shared<C> {
+    /// Asks for ordered work; true if this thread took the drainer role and must run `drain`.
+    fn request_drain(&self) -> bool {
+        let mut took_role = false;
+        // ORDERING: AcqRel: taking the role acquires the previous drainer's work (ring, segment,
+        // deque) through its Release exit CAS; flagging DRAIN_AGAIN releases this thread's pushes.
+        self.update_lo(Ordering::AcqRel, |lo| {
+            let (next, took) = lo_state::request_drain(lo);
+            took_role = took;
+            next
+        });
+        took_role
+    }
+
+    fn drain(&self) {
+        loop {
+            self.queue.process(self);
+            let mut exit = Exit::Done;
+            // ORDERING: AcqRel: Release hands the role's state to the next drainer; Acquire sees
+            // the pushes of whoever set DRAIN_AGAIN.
+            self.update_lo(Ordering::AcqRel, |lo| {
+                let (next, how) = lo_state::exit_drain(lo, self.limit);
+                exit = how;
+                next
+            });
+            if exit != Exit::Again {
+                return;
+            }
+        }
+    }
+
+    fn run_drain_if(&self, took_role: bool) {
+        if took_role {
+            self.drain();
+        }
+    }
+
+    fn dispose(&self) {
+        let mut took_role = false;
+        // ORDERING: AcqRel, as for `request_drain`.
+        self.update_lo(Ordering::AcqRel, |lo| {
+            let (next, took) = lo_state::request_drain(lo | lo_state::CLOSED);
+            took_role = took;
+            next
+        });
+        self.run_drain_if(took_role);
+    }
+
+    /// Whether a slide is due now: a boundary has passed (auto) or `try_replenish` asked for one
+    /// (manual; consumed here). Drainer only.
+    fn slide_due(&self, hi: u64, now: u64) -> bool {
+        if self.auto {
+            hi != u64::MAX && now >= hi
+        } else {
+            // ORDERING: Relaxed: a count of requests; the drain request that accompanies each one
+            // orders it before this pass.
+            self.pending.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1)).is_ok()
+        }
+    }
+
+    /// Slides the window by one segment: harvests the current segment's grants into its ring slot,
+    /// frees the expiring segment's permits, moves `next` and flips the parity. Returns the freed
+    /// permits. Drainer only.
+    fn slide(&self, now: u64) -> u64 {
+        self.segment.with_mut(|segment| {
+            // SAFETY: the caller holds the drainer role, the only accessor of `segment`.
+            let k = unsafe { *segment };
+            let s = self.segments;
+            let (lo, _) = split(self.load());
+            // ORDERING: Relaxed: the harvest only needs atomicity (late adds: module docs).
+            let current = self.hot.acc[parity(lo)].swap(0, Ordering::Relaxed);
+            // ORDERING: Relaxed: the ring is written by the drainer only; readers take hints.
+            self.ring[(k % s) as usize].store(current, Ordering::Relaxed);
+            let freed = self.ring[((k + 1) % s) as usize].swap(0, Ordering::Relaxed);
+            let mut word = self.load();
+            let (became_whole, boundary) = loop {
+                let (lo, hi) = split(word);
+                let available = u64::from(tokens(lo)) + freed;
+                let available = available.min(u64::from(self.limit)) as u32;
+                let next_hi = if self.auto { hi.saturating_add(self.segment_nanos) } else { hi };
+                let next = join(with_tokens(lo, available) ^ PARITY, next_hi);
+                // ORDERING: Relaxed: permit accounting; the role's own CASes order the rest.
+                match self.cas(word, next, Ordering::Relaxed) {
+                    Ok(_) => {
+                        break (tokens(lo) < self.limit && available == self.limit, if self.auto { hi } else { now });
+                    }
+                    Err(actual) => word = actual,
+                }
+            };
+            if became_whole {
+                // The window became whole at this boundary (.NET sets `idleSince` there).
+                // ORDERING: Relaxed: read only when the word shows the window whole.
+                self.idle_since.store(boundary, Ordering::Relaxed);
+            }
+            // SAFETY: as above.
+            unsafe { *segment = k + 1 };
+            // ORDERING: Relaxed: see `published`.
+            self.published.store(k + 1, Ordering::Relaxed);
+            freed
+        })
+    }
+
+    /// Slides until the word is current (auto) or no slide is pending (manual), skipping whole
+    /// idle stretches in O(1) once every segment has expired. Drainer only. Returns the permits
+    /// freed.
+    fn slide_to(&self, now: u64) -> u64 {
+        let mut freed = 0;
+        let mut quiet = 0u64;
+        loop {
+            let (_, hi) = split(self.load());
+            if !self.slide_due(hi, now) {
+                return freed;
+            }
+            let f = self.slide(now);
+            freed += f;
+            quiet = if f == 0 { quiet + 1 } else { 0 };
+            if self.auto && quiet > self.segments {
+                self.skip_idle(now);
+            }
+        }
+    }
+
+    /// Auto mode: every segment is empty; jump `next` to the last boundary at or before `now`
+    /// plus one segment, keeping the parity consistent. Drainer only.
+    fn skip_idle(&self, now: u64) {
+        // Only when nothing at all is recorded (a stale-clock grant may still add to a counter;
+        // then slide one boundary at a time).
+        // ORDERING: Relaxed: the ring is the drainer's own; `acc` is re-checked by later slides.
+        if self.ring.iter().any(|c| c.load(Ordering::Relaxed) != 0)
+            || self.hot.acc.iter().any(|c| c.load(Ordering::Relaxed) != 0)
+        {
+            return;
+        }
+        self.segment.with_mut(|segment| {
+            let mut word = self.load();
+            loop {
+                let (lo, hi) = split(word);
+                if now < hi || hi == u64::MAX {
+                    return;
+                }
+                let boundaries = (now - hi) / self.segment_nanos; // leave the last one to `slide`
+                if boundaries == 0 {
+                    return;
+                }
+                let next_hi = hi.saturating_add(boundaries.saturating_mul(self.segment_nanos));
+                let next_lo = if boundaries % 2 == 1 { lo ^ PARITY } else { lo };
+                // ORDERING: Relaxed, as in `slide`.
+                match self.cas(word, join(next_lo, next_hi), Ordering::Relaxed) {
+                    Ok(_) => {
+                        // SAFETY: the caller holds the drainer role, the only accessor of `segment`.
+                        let k = unsafe {
+                            *segment += boundaries;
+                            *segment
+                        };
+                        // ORDERING: Relaxed: see `published`.
+                        self.published.store(k, Ordering::Relaxed);
+                        return;
+                    }
+                    Err(actual) => word = actual,
+                }
+            }
+        });
+    }
+
+    fn statistics(&self) -> RateLimiterStatistics {
+        let now = self.now();
+        let (lo, hi) = split(self.load());
+        let lo = if self.stale(lo, hi, now) { split(self.freshen(now)).0 } else { lo };
+        RateLimiterStatistics {
+            current_available_permits: u64::from(tokens(lo)),
+            current_queued_count: self.queue.queued_permits(),
+            // ORDERING: Relaxed: statistics.
+            total_failed_leases: self.hot.failures.load(Ordering::Relaxed),
+            // ORDERING: Relaxed: statistics.
+            total_successful_leases: self.hot.successes.load(Ordering::Relaxed),
+        }
+    }
+
+    fn idle_duration(&self) -> Option<Duration> {
+        let now = self.clock.now_nanos();
+        let (lo, hi) = split(self.load());
+        let lo = if self.stale(lo, hi, self.now()) { split(self.freshen(self.now())).0 } else { lo };
+        if tokens(lo) < self.limit || lo_state::waiters(lo) > 0 {
+            return None;
+        }
+        // ORDERING: Relaxed: see `slide`.
+        let since = self.idle_since.load(Ordering::Relaxed);
+        Some(Duration::from_nanos(now.saturating_sub(since)))
+    }
+
+    fn try_replenish(&self) -> bool {
+        if self.auto {
+            return false;
+        }
+        let now = self.clock.now_nanos();
+        let (lo, _) = split(self.load());
+        if lo_state::is_closed(lo) {
+            return true;
+        }
+        // ORDERING: Relaxed: the claim of this slide only needs atomicity.
+        let last = self.last.load(Ordering::Relaxed);
+        if now.saturating_sub(last) < self.segment_nanos
+            || self.last.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_err()
+        {
+            return true;
+        }
+        // ORDERING: Relaxed: ordered before the pass by the drain request's AcqRel CAS.
+        self.pending.fetch_add(1, Ordering::Relaxed);
+        self.run_drain_if(self.request_drain());
+        true
+    }
+
+    fn queue_full(&self, lo: u64, hi: u64, permits: u32, now: u64) -> Begin {
+        self.count_failure_();
+        Begin::Done(Ok(Self::failed_lease().with_retry_after(self.retry_after(lo, hi, permits, now))))
+    }
+}
+
+impl<C: Clock> QueueHost for Shared<C> {
+    fn try_take_for_waiter(&self, permits: u32, pass: &mut Pass) -> bool {
+        let now = self.now();
+        let mut word = self.load();
+        loop {
+            let (lo, hi) = split(word);
+            let available = tokens(lo);
+            let fits = if permits == 0 { pass.replenished || available > 0 } else { available >= permits };
+            if fits {
+                let next = join(lo_state::unregister(lo, 1) - u64::from(permits), hi);
+                // ORDERING: Release orders this grant before the node's GRANTED store.
+                match self.cas(word, next, Ordering::Release) {
+                    Ok(_) => {
+                        self.record(parity(lo), permits);
+                        return true;
+                    }
+                    Err(actual) => {
+                        word = actual;
+                        continue;
+                    }
+                }
+            }
+            // Walk one boundary (each is its own .NET pass: it processes the queue only if it
+            // freed something).
+            if !self.slide_due(hi, now) {
+                return false;
+            }
+            pass.replenished = self.slide(now) > 0;
+            word = self.load();
+        }
+    }
+
+    fn blocked(&self, node: &Waiter) {
+        if !self.auto {
+            return;
+        }
+        let now = self.now();
+        let (lo, hi) = split(self.load());
+        if self.stale(lo, hi, now) {
+            // The clock moved during the pass: process again (this thread holds the role, so
+            // this only sets DRAIN_AGAIN).
+            let took = self.request_drain();
+            debug_assert!(!took, "blocked() runs under the drainer role");
+            return;
+        }
+        let j = self.boundaries_until(lo, hi, u64::from(node.permits().max(1)));
+        let at = u64::try_from(u128::from(hi) + u128::from(j - 1) * u128::from(self.segment_nanos)).unwrap_or(u64::MAX);
+        if node.set_wake_at(at) {
+            node.wake();
+        }
+    }
+
+    fn after_pass(&self, deque: &std::collections::VecDeque<Arc<Waiter>>, _appended: usize) {
+        // Bring the word up to date for callers that did not wait (the queue may be empty).
+        let freed = self.slide_to(self.now());
+        if freed > 0 && deque.iter().any(|n| n.state() == wait::WAITING) {
+            // Permits came back after the grant loop stopped: process again.
+            let took = self.request_drain();
+            debug_assert!(!took, "after_pass() runs under the drainer role");
+        }
+    }
+
+    fn has_available(&self) -> bool {
+        tokens(split(self.load()).0) > 0
+    }
+
+    fn give_back(&self, permits: u32) {
+        let mut word = self.load();
+        loop {
+            let (lo, hi) = split(word);
+            let available = (u64::from(tokens(lo)) + u64::from(permits)).min(u64::from(self.limit)) as u32;
+            // ORDERING: Relaxed: permit accounting.
+            match self.cas(word, join(with_tokens(lo, available), hi), Ordering::Relaxed) {
+                Ok(_) => {
+                    // Un-record the grant (no slide happened in between: the role is held).
+                    // ORDERING: Relaxed: see `record`.
+                    self.hot.acc[parity(lo)].fetch_sub(u64::from(permits), Ordering::Relaxed);
+                    return;
+                }
+                Err(actual) => word = actual,
+            }
+        }
+    }
+
+    fn unregister(&self, count: u32) {
+        // ORDERING: Relaxed: only the count changes; it is read by CASes that re-validate.
+        self.update_lo(Ordering::Relaxed, |lo| lo_state::unregister(lo, u64::from(count)));
+    }
+
+    fn is_closed(&self) -> bool {
+        lo_state::is_closed(split(self.load()).0)
+    }
+
+    fn count_success(&self) {
+        self.count_success_();
+    }
+
+    fn count_failure(&self) {
+        self.count_failure_();
+    }
+}
+
+impl<C: Clock> AcquireHost for Shared<C> {
+    fn begin(&self, permits: u32, wake: Wake) -> Begin {
+        if permits > self.limit {
+            return Begin::Done(Err(self.exceeded(permits)));
+        }
+        let now = self.now();
+        let mut helped = false;
+        let mut word = self.load();
+        loop {
+            let (lo, hi) = split(word);
+            let stale = self.stale(lo, hi, now);
+            if stale && !helped {
+                helped = true;
+                word = self.freshen(now);
+                continue;
+            }
+            // Still stale (drainer busy): queue behind, never take from a stale word.
+            let decision = if stale && permits > 0 {
+                if lo_state::is_closed(lo) { Decision::Closed } else { Decision::Refuse }
+            } else {
+                lo_state::decide(lo, permits, self.newest_first)
+            };
+            let next = match decision {
+                Decision::Closed => return Begin::Done(Err(AcquireError::Disposed)),
+                Decision::Take(_) if permits == 0 => {
+                    self.count_success_();
+                    return Begin::Done(Ok(Self::success_lease()));
+                }
+                Decision::Take(next_lo) => join(next_lo, hi),
+                Decision::Refuse => {
+                    if permits > self.queue_limit {
+                        return self.queue_full(lo, hi, permits, now);
+                    }
+                    match lo_state::register(lo) {
+                        Some(next_lo) => join(next_lo, hi),
+                        None => return self.queue_full(lo, hi, permits, now),
+                    }
+                }
+            };
+            // ORDERING: AcqRel: for a registration, as in the concurrency limiter; stronger than
+            // needed for a take.
+            match self.cas(word, next, Ordering::AcqRel) {
+                Ok(_) if lo_state::waiters(split(next).0) == lo_state::waiters(lo) => {
+                    self.record(parity(lo), permits);
+                    self.count_success_();
+                    return Begin::Done(Ok(Self::success_lease()));
+                }
+                Ok(_) => {
+                    word = next;
+                    break;
+                }
+                Err(actual) => word = actual,
+            }
+        }
+        if self.queue.reserve(permits) == Reserve::Full {
+            self.unregister(1);
+            let (lo, hi) = split(word);
+            return self.queue_full(lo, hi, permits, now);
+        }
+        let node = Arc::new(Waiter::new(permits, wake));
+        self.queue.push(Arc::clone(&node));
+        self.run_drain_if(self.request_drain());
+        Begin::Queued(node)
+    }
+
+    fn finish(&self, _node: &Waiter, state: u8) -> Result<RateLimitLease, AcquireError> {
+        Ok(if state == GRANTED { Self::success_lease() } else { Self::failed_lease() })
+    }
+
+    fn abandon(&self, node: &Waiter) {
+        // A granted lease returns nothing when dropped; only a cancel has an effect.
+        self.cancel(node);
+    }
+
+    fn cancel(&self, node: &Waiter) -> bool {
+        if self.queue.cancel(node) {
+            self.run_drain_if(self.request_drain());
+            true
+        } else {
+            false
+        }
+    }
+
+    fn poll_waiting(&self, node: &Waiter, timer: &mut Option<Timer>, cx: &mut Context<'_>) -> bool {
+        wait::poll_timed(&self.clock, node, timer, cx, || self.run_drain_if(self.request_drain()))
+    }
+
+    fn park(&self, node: &Waiter) {
+        wait::park_timed(&self.clock, node, || self.run_drain_if(self.request_drain()));
+    }
+}
+
+impl<C: Clock> RateLimiter for SlidingWindowRateLimiter<C> {
+    #[inline]
+    fn attempt_acquire(&self, permits: u32) -> Result<RateLimitLease, AcquireError> {
+        self.shared.attempt(permits)
+    }
+
+    fn acquire(&self, permits: u32) -> Acquire<'_> {
+        Acquire::queued(&self.shared, permits)
+    }
+
+    fn blocking_acquire(&self, permits: u32) -> Result<RateLimitLease, AcquireError> {
+        wait::block_on(&self.shared, permits)
+    }
+
+    fn statistics(&self) -> Option<RateLimiterStatistics> {
+        Some(self.shared.statistics())
+    }
+
+    fn idle_duration(&self) -> Option<Duration> {
+        self.shared.idle_duration()
+    }
+
+    fn dispose(&self) {
+        self.shared.dispose();
+    }
+}
+
+impl<C: Clock> ReplenishingRateLimiter for SlidingWindowRateLimiter<C> {
+    fn try_replenish(&self) -> bool {
+        self.shared.try_replenish()
+    }
+
+    fn is_auto_replenishing(&self) -> bool {
+        self.shared.auto
+    }
+
+    /// The segment length (`window / segments_per_window`), as in .NET.
+    fn replenishment_period(&self) -> Duration {
+        Duration::from_nanos(self.shared.segment_nanos)
+    }
+}
+
+impl<C: Clock> Drop for SlidingWindowRateLimiter<C> {
+    fn drop(&mut self) {
+        self.shared.dispose();
+    }
+}
+
+impl<C: Clock> fmt::Debug for SlidingWindowRateLimiter<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shared = &self.shared;
+        f.debug_struct("SlidingWindowRateLimiter")
+            .field("permit_limit", &shared.limit)
+            .field("window", &shared.window)
+            .field("segments_per_window", &shared.segments)
+            .field("auto_replenishment", &shared.auto)
+            .field("queue_limit", &shared.queue_limit)
+            .field("order", &shared.queue.order())
+            .field("statistics", &shared.statistics())
+            .finish()
+    }
+}

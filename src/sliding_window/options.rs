@@ -1,0 +1,91 @@
+//! Options of the sliding window limiter.
+
+use std::time::Duration;
+
+use crate::{OptionsError, QueueProcessingOrder};
+
+/// Options of a [`SlidingWindowRateLimiter`](crate::SlidingWindowRateLimiter).
+///
+/// The default value is invalid (limit, window and segments zero), as in .NET: set the fields you
+/// need and keep the rest with `..Default::default()`.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use tollgate::SlidingWindowRateLimiterOptions;
+///
+/// let options = SlidingWindowRateLimiterOptions {
+///     permit_limit: 100,
+///     window: Duration::from_secs(1),
+///     segments_per_window: 10,
+///     ..Default::default()
+/// };
+/// assert!(options.validate().is_ok());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SlidingWindowRateLimiterOptions {
+    /// Permits per window. Must be greater than 0.
+    pub permit_limit: u32,
+    /// The window's length. Must be greater than zero; the segment length is `window /
+    /// segments_per_window` in whole nanoseconds (.NET divides whole ticks), which must not be zero.
+    pub window: Duration,
+    /// How many segments the window slides by. Must be greater than 0.
+    pub segments_per_window: u32,
+    /// `true` (the default): segments slide by themselves, at construction + k·segment, computed
+    /// lazily from the clock. `false`: only
+    /// [`try_replenish`](crate::ReplenishingRateLimiter::try_replenish) slides the window, one
+    /// segment per call at most.
+    pub auto_replenishment: bool,
+    /// Which queued request is served first.
+    pub queue_processing_order: QueueProcessingOrder,
+    /// How many permits (summed over requests) may wait in the queue. 0 disables queuing.
+    pub queue_limit: u32,
+}
+
+impl Default for SlidingWindowRateLimiterOptions {
+    fn default() -> Self {
+        Self {
+            permit_limit: 0,
+            window: Duration::ZERO,
+            segments_per_window: 0,
+            auto_replenishment: true,
+            queue_processing_order: QueueProcessingOrder::OldestFirst,
+            queue_limit: 0,
+        }
+    }
+}
+
+impl SlidingWindowRateLimiterOptions {
+    /// Checks the options as the constructor does (.NET's order: `permit_limit`,
+    /// `segments_per_window`, `window`).
+    ///
+    /// # Errors
+    ///
+    /// An [`OptionsError`] naming the first invalid field: a zero `permit_limit` or
+    /// `segments_per_window`, or a `window` that is zero, longer than `u64::MAX` nanoseconds, or
+    /// shorter than `segments_per_window` nanoseconds (a segment would be empty).
+    pub fn validate(&self) -> Result<(), OptionsError> {
+        if self.permit_limit == 0 {
+            return Err(OptionsError::must_be_positive("permit_limit"));
+        }
+        if self.segments_per_window == 0 {
+            return Err(OptionsError::must_be_positive("segments_per_window"));
+        }
+        if self.window.is_zero() {
+            return Err(OptionsError::must_be_positive("window"));
+        }
+        let Ok(window) = u64::try_from(self.window.as_nanos()) else {
+            return Err(OptionsError::new("window", "must be at most u64::MAX nanoseconds"));
+        };
+        if window < u64::from(self.segments_per_window) {
+            return Err(OptionsError::new("window", "must be at least segments_per_window nanoseconds"));
+        }
+        Ok(())
+    }
+
+    /// The segment length in nanoseconds (whole-nanosecond division, like .NET's tick division).
+    pub(crate) fn segment_nanos(&self) -> u64 {
+        self.window.as_nanos() as u64 / u64::from(self.segments_per_window)
+    }
+}
