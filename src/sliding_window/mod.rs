@@ -479,6 +479,9 @@ impl<C: Clock> Shared<C> {
             let (became_whole, boundary) = loop {
                 let (lo, hi) = split(word);
                 let available = u64::from(tokens(lo)) + freed;
+                // Exact accounting never exceeds the limit (available + outstanding = limit, with
+                // in-flight counter updates only lowering the outstanding side).
+                debug_assert!(available <= u64::from(self.limit), "a segment was freed twice");
                 let available = available.min(u64::from(self.limit)) as u32;
                 let next_hi = if self.auto { hi.saturating_add(self.segment_nanos) } else { hi };
                 let next = join(with_tokens(lo, available) ^ PARITY, next_hi);
