@@ -33,7 +33,7 @@ use std::hint::black_box;
 use governor::clock::QuantaClock;
 use iai_callgrind::{library_benchmark, library_benchmark_group, main};
 use tokio::sync::Semaphore;
-use tollgate::{ConcurrencyLimiter, FixedWindowRateLimiter, TokenBucketRateLimiter};
+use tollgate::{ConcurrencyLimiter, FixedWindowRateLimiter, SlidingWindowRateLimiter, TokenBucketRateLimiter};
 
 use common::rate::{self, Governor, Quota, RateContender};
 use common::{Contender, MutexSemaphore};
@@ -189,9 +189,25 @@ fn fixed_window_deny(limiter: Box<FixedWindowRateLimiter>) -> Box<FixedWindowRat
     limiter
 }
 
+#[library_benchmark]
+#[bench::window_1s(args = (rate::ALLOW_TICK_1S), setup = rate_roomy::<SlidingWindowRateLimiter>, teardown = rate_teardown)]
+fn sliding_window_allow(limiter: Box<SlidingWindowRateLimiter>) -> Box<SlidingWindowRateLimiter> {
+    black_box(rate::check_in_place(&*limiter));
+    limiter
+}
+
+#[library_benchmark]
+#[bench::permit_taken(args = (), setup = rate_exhausted::<SlidingWindowRateLimiter>, teardown = rate_teardown)]
+fn sliding_window_deny(limiter: Box<SlidingWindowRateLimiter>) -> Box<SlidingWindowRateLimiter> {
+    black_box(rate::check_in_place(&*limiter));
+    limiter
+}
+
 library_benchmark_group!(
     name = rate_limit;
     benchmarks =
+        sliding_window_allow,
+        sliding_window_deny,
         fixed_window_allow,
         fixed_window_deny,
         bucket_allow,

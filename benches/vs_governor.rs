@@ -38,7 +38,7 @@ use std::time::Duration;
 
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, criterion_main, measurement::WallTime};
 use governor::clock::{QuantaClock, QuantaUpkeepClock};
-use tollgate::{CoarseClock, FixedWindowRateLimiter, TokenBucketRateLimiter, TscClock};
+use tollgate::{CoarseClock, FixedWindowRateLimiter, SlidingWindowRateLimiter, TokenBucketRateLimiter, TscClock};
 
 use common::rate::{self, ALLOW_TICK_1NS, ALLOW_TICK_1S, Governor, Quota, RateContender};
 
@@ -107,14 +107,19 @@ macro_rules! all_groups {
 fn benches(c: &mut Criterion) {
     all_groups!(c, "", TokenBucketRateLimiter<TscClock>, Governor<QuantaClock>);
     // The fixed window (the token bucket's engine), in the same groups, TSC clock.
+    // The fixed window (the token bucket's engine) and the sliding window (10 segments), in the
+    // same groups, TSC clock.
     let mut group = c.benchmark_group("rate_allow/1_thread");
     allow_1_thread::<FixedWindowRateLimiter<TscClock>>(&mut group, ALLOW_TICK_1S, "window_1s");
+    allow_1_thread::<SlidingWindowRateLimiter<TscClock>>(&mut group, ALLOW_TICK_1S, "window_1s");
     group.finish();
     let mut group = c.benchmark_group("rate_allow/2_threads");
     allow_2_threads::<FixedWindowRateLimiter<TscClock>>(&mut group, ALLOW_TICK_1S, "window_1s");
+    allow_2_threads::<SlidingWindowRateLimiter<TscClock>>(&mut group, ALLOW_TICK_1S, "window_1s");
     group.finish();
     let mut group = c.benchmark_group("rate_deny/1_thread");
     deny_1_thread::<FixedWindowRateLimiter<TscClock>>(&mut group);
+    deny_1_thread::<SlidingWindowRateLimiter<TscClock>>(&mut group);
     group.finish();
     // Last: the first coarse clocks start their refresh threads, which then run until exit.
     all_groups!(c, "_coarse", TokenBucketRateLimiter<CoarseClock>, Governor<QuantaUpkeepClock>);

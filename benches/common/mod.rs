@@ -371,7 +371,8 @@ pub mod rate {
     use governor::middleware::NoOpMiddleware;
     use governor::state::{InMemoryState, NotKeyed};
     use tollgate::{
-        Clock, CoarseClock, FixedWindowRateLimiter, FixedWindowRateLimiterOptions, RateLimiter, TokenBucketRateLimiter,
+        Clock, CoarseClock, FixedWindowRateLimiter, FixedWindowRateLimiterOptions, RateLimiter,
+        SlidingWindowRateLimiter, SlidingWindowRateLimiterOptions, TokenBucketRateLimiter,
         TokenBucketRateLimiterOptions, TscClock,
     };
 
@@ -511,6 +512,36 @@ pub mod rate {
             let options =
                 FixedWindowRateLimiterOptions { permit_limit: quota.burst, window: quota.period, ..Default::default() };
             FixedWindowRateLimiter::with_clock(options, C::bench_clock()).expect("valid options")
+        }
+
+        #[inline]
+        fn check_in_place(&self) -> bool {
+            matches!(self.attempt_acquire(1), Ok(lease) if lease.is_acquired())
+        }
+
+        #[inline]
+        fn check_retry_after(&self) -> Option<Duration> {
+            match self.attempt_acquire(1) {
+                Ok(lease) if lease.is_acquired() => Some(Duration::ZERO),
+                Ok(lease) => lease.retry_after(),
+                Err(_) => None,
+            }
+        }
+    }
+
+    /// The sliding window on the same quota: `permit_limit` = burst per `window` = period, in 10
+    /// segments.
+    impl<C: Clock + BenchClock> RateContender for SlidingWindowRateLimiter<C> {
+        const NAME: &'static str = "tollgate_sliding_window";
+
+        fn with_quota(quota: Quota) -> Self {
+            let options = SlidingWindowRateLimiterOptions {
+                permit_limit: quota.burst,
+                window: quota.period,
+                segments_per_window: 10,
+                ..Default::default()
+            };
+            SlidingWindowRateLimiter::with_clock(options, C::bench_clock()).expect("valid options")
         }
 
         #[inline]
