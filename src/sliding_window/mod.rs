@@ -301,12 +301,19 @@ impl<C: Clock> Shared<C> {
         let now = self.now();
         let word = self.load();
         let (lo, hi) = split(word);
-        if now < hi && lo & FAST_PATH_BLOCKERS == 0 && permits > 0 && tokens(lo) >= permits {
-            // ORDERING: Relaxed: permit accounting needs only atomicity (see the token bucket).
-            if self.cas(word, word - u128::from(permits), Ordering::Relaxed).is_ok() {
-                self.record(parity(lo), permits);
-                self.count_success_();
-                return Ok(Self::success_lease());
+        if now < hi && lo & FAST_PATH_BLOCKERS == 0 && permits > 0 {
+            if tokens(lo) >= permits {
+                // ORDERING: Relaxed: permit accounting needs only atomicity (see the token bucket).
+                if self.cas(word, word - u128::from(permits), Ordering::Relaxed).is_ok() {
+                    self.record(parity(lo), permits);
+                    self.count_success_();
+                    return Ok(Self::success_lease());
+                }
+            } else {
+                // Refused with nothing queued: the first boundary that frees enough.
+                self.count_failure_();
+                let j = self.boundaries_until(lo, hi, u64::from(permits));
+                return Ok(RateLimitLease::failed_retry_after_nanos(self.wait_nanos(j, hi, now)));
             }
         }
         self.attempt_slow(permits, now)
@@ -369,10 +376,13 @@ impl<C: Clock> Shared<C> {
         // ORDERING: Relaxed: published by the drainer after each slide; exact when nothing runs
         // concurrently, an estimate otherwise (a hint, never a decision).
         let k = self.published.load(Ordering::Relaxed);
+        // Slots in expiry order, starting with segment k+1−S's (one modulo, then wrapping).
+        let slots = self.ring.len();
+        let mut slot = ((k + 1) % s) as usize;
         for j in 1..=s {
             let expiring = if j < s {
                 // ORDERING: Relaxed: written by the drainer; an estimate under concurrency.
-                self.ring[((k + j) % s) as usize].load(Ordering::Relaxed)
+                self.ring[slot].load(Ordering::Relaxed)
             } else {
                 // ORDERING: Relaxed, as above: the current segment's grants.
                 self.hot.acc[parity(lo)].load(Ordering::Relaxed)
@@ -380,6 +390,10 @@ impl<C: Clock> Shared<C> {
             have += expiring;
             if have >= need {
                 return j;
+            }
+            slot += 1;
+            if slot == slots {
+                slot = 0;
             }
         }
         // More than a whole window is needed (only with queued permits): whole windows after this one.
@@ -391,12 +405,23 @@ impl<C: Clock> Shared<C> {
         let queued = if permits == 0 { 0 } else { self.queue.queued_permits() };
         let need = queued + u64::from(permits.max(1));
         let j = self.boundaries_until(lo, hi, need);
+        self.wait_for(j, hi, now)
+    }
+
+    /// The wait until boundary `j` (1 = the next one): in auto mode from the clock; in manual mode
+    /// `j` slides of one segment each.
+    #[inline]
+    fn wait_for(&self, j: u64, hi: u64, now: u64) -> Duration {
+        Duration::from_nanos(self.wait_nanos(j, hi, now))
+    }
+
+    #[inline]
+    fn wait_nanos(&self, j: u64, hi: u64, now: u64) -> u64 {
         if self.auto {
             let at = u128::from(hi) + u128::from(j - 1) * u128::from(self.segment_nanos);
-            let wait = at.saturating_sub(u128::from(now));
-            Duration::from_nanos(u64::try_from(wait).unwrap_or(u64::MAX))
+            u64::try_from(at.saturating_sub(u128::from(now))).unwrap_or(u64::MAX)
         } else {
-            Duration::from_nanos(j.saturating_mul(self.segment_nanos))
+            j.saturating_mul(self.segment_nanos)
         }
     }
 }
