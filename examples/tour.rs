@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use tollgate::{
     ConcurrencyLimiter, ConcurrencyLimiterOptions, FixedWindowRateLimiter, FixedWindowRateLimiterOptions,
-    QueueProcessingOrder, RateLimiter, TokenBucketRateLimiter, TokenBucketRateLimiterOptions,
+    QueueProcessingOrder, RateLimiter, SlidingWindowRateLimiter, SlidingWindowRateLimiterOptions,
+    TokenBucketRateLimiter, TokenBucketRateLimiterOptions,
 };
 
 fn main() {
@@ -17,6 +18,58 @@ fn main() {
     concurrency_under_load();
     token_bucket_under_load();
     fixed_window_under_load();
+    sliding_window_under_load();
+}
+
+fn sliding_window_under_load() {
+    println!("== SlidingWindowRateLimiter: 40 permits per 40 ms, in 4 segments of 10 ms, queue of 10 ==");
+    let window = Arc::new(
+        SlidingWindowRateLimiter::new(SlidingWindowRateLimiterOptions {
+            permit_limit: 40,
+            window: Duration::from_millis(40),
+            segments_per_window: 4,
+            queue_limit: 10,
+            ..Default::default()
+        })
+        .expect("valid options"),
+    );
+    let started = Instant::now();
+    let run_for = Duration::from_millis(200);
+    // 4 async tasks wait in the queue; each segment boundary frees what was taken a window ago.
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let admitted = runtime.block_on(async {
+        let joins: Vec<_> = (0..4)
+            .map(|_| {
+                let window = window.clone();
+                tokio::spawn(async move {
+                    let mut admitted = 0u64;
+                    while started.elapsed() < run_for {
+                        if window.acquire(2).await.expect("not disposed").is_acquired() {
+                            admitted += 2;
+                        } else {
+                            tokio::time::sleep(Duration::from_millis(1)).await;
+                        }
+                    }
+                    admitted
+                })
+            })
+            .collect();
+        let mut total = 0;
+        for j in joins {
+            total += j.await.unwrap();
+        }
+        total
+    });
+    let elapsed = started.elapsed();
+    let stats = window.statistics().unwrap();
+    // Any 40 ms window holds at most 40: over the run, at most 40 per started window.
+    let ceiling = 40 * (elapsed.as_millis() as u64 / 40 + 1);
+    println!(
+        "admitted {admitted} permits in {elapsed:?} (at most {ceiling}); successful leases {}, failed {}",
+        stats.total_successful_leases, stats.total_failed_leases
+    );
+    assert!(admitted <= ceiling, "over-admitted");
+    println!();
 }
 
 fn fixed_window_under_load() {
