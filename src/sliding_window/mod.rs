@@ -27,10 +27,11 @@
 //! is skipped in O(1). The head of the queue sleeps until the boundary that frees enough for it.
 //!
 //! **Retry-after** walks the ring: the first boundary at which the permits available plus those
-//! expiring cover the request (queued permits first). .NET (stable) gives sliding-window leases no
-//! `RETRY_AFTER`; API rule 4 asks for it. With nothing queued it is exact; behind a queue it counts
-//! the queued permits as served first (an estimate when the window's expiries interleave with
-//! grants).
+//! expiring cover the request, the queued permits served first (as one block, granted at the first
+//! boundary where they fit and expiring a window later). .NET (stable) gives sliding-window leases no
+//! `RETRY_AFTER`; API rule 4 asks for it. Exact with nothing queued or one queued request (and
+//! whenever the queued permits and the request fit in one window); with several queued requests
+//! that need more than a window, an estimate. O(segments) per refusal.
 
 mod options;
 
@@ -76,7 +77,11 @@ const fn parity(lo: u64) -> usize {
 ///
 /// Failed leases of failed attempts and full queues carry [`retry_after`](RateLimitLease::retry_after)
 /// (API rule 4; .NET's stable version has none): in automatic mode the wait until the boundary at
-/// which the request fits; in manual mode the number of slides needed times the segment length.
+/// which the request succeeds, queued permits served first; in manual mode the number of slides
+/// needed times the segment length. It is exact with nothing queued, with one queued request, or
+/// when the queued permits and the request fit in one window; behind several queued requests that
+/// need more than a window it is an estimate (they are walked as one block). Computing it walks the
+/// segments: O(`segments_per_window`) per refusal.
 ///
 /// # Examples
 ///
@@ -312,7 +317,7 @@ impl<C: Clock> Shared<C> {
             } else {
                 // Refused with nothing queued: the first boundary that frees enough.
                 self.count_failure_();
-                let j = self.boundaries_until(lo, hi, u64::from(permits));
+                let j = self.boundaries_until(lo, u64::from(permits));
                 return Ok(RateLimitLease::failed_retry_after_nanos(self.wait_nanos(j, hi, now)));
             }
         }
@@ -366,45 +371,68 @@ impl<C: Clock> Shared<C> {
     }
 
     /// The boundaries (1 = the next one) until `need` permits are available, walking the ring.
-    fn boundaries_until(&self, lo: u64, hi: u64, need: u64) -> u64 {
+    #[inline]
+    fn boundaries_until(&self, lo: u64, need: u64) -> u64 {
+        self.boundaries_behind_queue(lo, 0, need, false)
+    }
+
+    /// The boundaries (1 = the next one) until a request for `need` permits succeeds when
+    /// `queued` permits wait ahead of it: walking the expiries in the ring, the queued permits are
+    /// served (as one block) at the first boundary where they fit and come back one window later;
+    /// `after_queue` requests (oldest-first, one or more permits) need the queue served first,
+    /// others (newest-first, zero permits) only need `need` left after each boundary's grants.
+    /// Exact with nothing queued or a single queued request; with several it treats them as one.
+    fn boundaries_behind_queue(&self, lo: u64, queued: u64, need: u64, after_queue: bool) -> u64 {
         let mut have = u64::from(tokens(lo));
-        if have >= need {
+        if queued == 0 && have >= need {
             return 1;
         }
         let s = self.segments;
-        let _ = hi;
         // ORDERING: Relaxed: published by the drainer after each slide; exact when nothing runs
         // concurrently, an estimate otherwise (a hint, never a decision).
         let k = self.published.load(Ordering::Relaxed);
         // Slots in expiry order, starting with segment k+1−S's (one modulo, then wrapping).
         let slots = self.ring.len();
         let mut slot = ((k + 1) % s) as usize;
-        for j in 1..=s {
+        let mut served_at = if queued == 0 { Some(0) } else { None };
+        let horizon = 2 * s + 1;
+        for j in 1..=horizon {
             let expiring = if j < s {
                 // ORDERING: Relaxed: written by the drainer; an estimate under concurrency.
                 self.ring[slot].load(Ordering::Relaxed)
-            } else {
+            } else if j == s {
                 // ORDERING: Relaxed, as above: the current segment's grants.
                 self.hot.acc[parity(lo)].load(Ordering::Relaxed)
+            } else if served_at == Some(j - s) {
+                // The queued block's own permits come back a window after it was served.
+                queued
+            } else {
+                0
             };
             have += expiring;
-            if have >= need {
+            if served_at.is_none() && have >= queued {
+                served_at = Some(j);
+                have -= queued;
+            }
+            if (served_at.is_some() || !after_queue) && have >= need {
                 return j;
             }
-            slot += 1;
-            if slot == slots {
-                slot = 0;
+            if j < s {
+                slot += 1;
+                if slot == slots {
+                    slot = 0;
+                }
             }
         }
-        // More than a whole window is needed (only with queued permits): whole windows after this one.
-        s + (need - have).div_ceil(u64::from(self.limit)) * s
+        // Not within two windows (only when more than the limit is queued): whole windows more.
+        horizon + (queued + need).div_ceil(u64::from(self.limit)) * s
     }
 
-    /// API rule 4: until the boundary at which the same request fits (queued permits first).
+    /// API rule 4: until the boundary at which the same request succeeds (queued permits first).
     fn retry_after(&self, lo: u64, hi: u64, permits: u32, now: u64) -> Duration {
-        let queued = if permits == 0 { 0 } else { self.queue.queued_permits() };
-        let need = queued + u64::from(permits.max(1));
-        let j = self.boundaries_until(lo, hi, need);
+        let queued = self.queue.queued_permits();
+        let after_queue = permits > 0 && !self.newest_first;
+        let j = self.boundaries_behind_queue(lo, queued, u64::from(permits.max(1)), after_queue);
         self.wait_for(j, hi, now)
     }
 
@@ -489,7 +517,7 @@ impl<C: Clock> Shared<C> {
     /// Slides the window by one segment: harvests the current segment's grants into its ring slot,
     /// frees the expiring segment's permits, moves `next` and flips the parity. Returns the freed
     /// permits. Drainer only.
-    fn slide(&self, now: u64) -> u64 {
+    fn slide(&self) -> u64 {
         self.segment.with_mut(|segment| {
             // SAFETY: the caller holds the drainer role, the only accessor of `segment`.
             let k = unsafe { *segment };
@@ -513,7 +541,10 @@ impl<C: Clock> Shared<C> {
                 // ORDERING: Relaxed: permit accounting; the role's own CASes order the rest.
                 match self.cas(word, next, Ordering::Relaxed) {
                     Ok(_) => {
-                        break (tokens(lo) < self.limit && available == self.limit, if self.auto { hi } else { now });
+                        break (
+                            tokens(lo) < self.limit && available == self.limit,
+                            if self.auto { hi } else { self.clock.now_nanos() },
+                        );
                     }
                     Err(actual) => word = actual,
                 }
@@ -542,7 +573,7 @@ impl<C: Clock> Shared<C> {
             if !self.slide_due(hi, now) {
                 return freed;
             }
-            let f = self.slide(now);
+            let f = self.slide();
             freed += f;
             quiet = if f == 0 { quiet + 1 } else { 0 };
             if self.auto && quiet > self.segments {
@@ -674,7 +705,7 @@ impl<C: Clock> QueueHost for Shared<C> {
             if !self.slide_due(hi, now) {
                 return false;
             }
-            pass.replenished = self.slide(now) > 0;
+            pass.replenished = self.slide() > 0;
             word = self.load();
         }
     }
@@ -692,7 +723,7 @@ impl<C: Clock> QueueHost for Shared<C> {
             debug_assert!(!took, "blocked() runs under the drainer role");
             return;
         }
-        let j = self.boundaries_until(lo, hi, u64::from(node.permits().max(1)));
+        let j = self.boundaries_until(lo, u64::from(node.permits().max(1)));
         let at = u64::try_from(u128::from(hi) + u128::from(j - 1) * u128::from(self.segment_nanos)).unwrap_or(u64::MAX);
         if node.set_wake_at(at) {
             node.wake();
