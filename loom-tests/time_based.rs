@@ -1,6 +1,7 @@
-//! loom models of the token bucket's protocols: the lazy-tick fast path and the timed waiter.
+//! loom models of the time-based limiters (token bucket, fixed window, sliding window): the lazy-tick
+//! fast path, window and segment boundaries racing acquisitions, and the timed next-in-line waiter.
 //!
-//! Run: `RUSTFLAGS="--cfg tollgate_loom" LOOM_MAX_PREEMPTIONS=3 cargo test --release --test loom_token_bucket`
+//! Run: `RUSTFLAGS="--cfg tollgate_loom" LOOM_MAX_PREEMPTIONS=3 cargo test --release --test loom_time_based`
 //! Without the cfg this file compiles to nothing.
 #![cfg(tollgate_loom)]
 
