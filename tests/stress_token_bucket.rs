@@ -200,3 +200,70 @@ fn fixed_window_attempts_racing_boundaries_never_over_admit() {
         assert!(granted.load(Ordering::SeqCst) > 0);
     }
 }
+
+/// The sliding window: async tasks and blocking threads queue on a real-time window of 4 segments
+/// of 1 ms; everyone finishes (the boundaries alone serve the queue), and over the run no more than
+/// `permit_limit` per 4 consecutive segments were granted.
+#[test]
+fn sliding_window_queued_callers_all_finish_and_respect_the_limit() {
+    use tollgate::{SlidingWindowRateLimiter, SlidingWindowRateLimiterOptions};
+    let per_caller = (iterations() / 200).clamp(3, 40);
+    for order in [QueueProcessingOrder::OldestFirst, QueueProcessingOrder::NewestFirst] {
+        let clock = TscClock::new();
+        let start = clock.now_nanos();
+        let limit = 6u64;
+        let limiter = Arc::new(
+            SlidingWindowRateLimiter::with_clock(
+                SlidingWindowRateLimiterOptions {
+                    permit_limit: limit as u32,
+                    window: Duration::from_millis(4),
+                    segments_per_window: 4,
+                    queue_limit: 1_000,
+                    queue_processing_order: order,
+                    ..Default::default()
+                },
+                clock.clone(),
+            )
+            .unwrap(),
+        );
+        let granted = Arc::new(AtomicU64::new(0));
+        let mut threads = Vec::new();
+        for t in 0..2u64 {
+            let (limiter, granted) = (limiter.clone(), granted.clone());
+            threads.push(std::thread::spawn(move || {
+                for i in 0..per_caller {
+                    let n = 1 + ((t + i) % 2) as u32;
+                    assert!(limiter.blocking_acquire(n).unwrap().is_acquired());
+                    granted.fetch_add(u64::from(n), Ordering::SeqCst);
+                }
+            }));
+        }
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_time().build().unwrap();
+        runtime.block_on(async {
+            let tasks: Vec<_> = (0..4u64)
+                .map(|t| {
+                    let (limiter, granted) = (limiter.clone(), granted.clone());
+                    tokio::spawn(async move {
+                        for i in 0..per_caller {
+                            let n = 1 + ((t + i) % 3) as u32;
+                            let lease = limiter.acquire(n).await.unwrap();
+                            assert!(lease.is_acquired());
+                            granted.fetch_add(u64::from(n), Ordering::SeqCst);
+                        }
+                    })
+                })
+                .collect();
+            for task in tasks {
+                task.await.unwrap();
+            }
+        });
+        for t in threads {
+            t.join().unwrap();
+        }
+        let segments_elapsed = (clock.now_nanos() - start) / 1_000_000 + 1;
+        let bound = limit * segments_elapsed.div_ceil(4);
+        let total = granted.load(Ordering::SeqCst);
+        assert!(total <= bound, "{order:?}: {total} granted over {segments_elapsed} segments");
+        assert_eq!(limiter.statistics().unwrap().current_queued_count, 0);
+    }
+}
