@@ -154,3 +154,43 @@ fn token_bucket_decisions_allocate_nothing() {
         assert_eq!(n, 0, "auto_replenishment {auto_replenishment}: the token bucket's fast path allocated");
     }
 }
+
+#[test]
+fn window_decisions_allocate_nothing() {
+    use tollgate::{
+        FixedWindowRateLimiter, FixedWindowRateLimiterOptions, SlidingWindowRateLimiter,
+        SlidingWindowRateLimiterOptions,
+    };
+    let clock = ManualClock::new();
+    let fixed = FixedWindowRateLimiter::with_clock(
+        FixedWindowRateLimiterOptions { permit_limit: 2, window: Duration::from_millis(1), ..Default::default() },
+        clock.clone(),
+    )
+    .unwrap();
+    let sliding = SlidingWindowRateLimiter::with_clock(
+        SlidingWindowRateLimiterOptions {
+            permit_limit: 2,
+            window: Duration::from_millis(2),
+            segments_per_window: 2,
+            ..Default::default()
+        },
+        clock.clone(),
+    )
+    .unwrap();
+    let n = allocations_during(|| {
+        for _ in 0..1000 {
+            for limiter in [&fixed as &dyn RateLimiter, &sliding] {
+                let mut ready = limiter.acquire(1);
+                assert!(matches!(poll_once(&mut ready), Poll::Ready(Ok(ref l)) if l.is_acquired()));
+                assert!(limiter.attempt_acquire(1).unwrap().is_acquired());
+                let refused = limiter.attempt_acquire(1).unwrap();
+                assert!(!refused.is_acquired() && refused.retry_after().is_some());
+            }
+            // Two segments: the sliding window's permits come back; the fixed window resets.
+            clock.advance(Duration::from_millis(2));
+            let _ = fixed.statistics();
+            let _ = sliding.statistics();
+        }
+    });
+    assert_eq!(n, 0, "a window decision allocated");
+}
