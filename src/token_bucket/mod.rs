@@ -83,7 +83,9 @@ use crate::{
 /// queue will have been served (each queued request granted at the first tick where it fits,
 /// including the tokens the bucket's cap discards on the way). With requests queued newest-first
 /// the hint is an estimate from the queued permit total. A refused zero-permit probe ignores the
-/// queue, as the probe itself does (its hint is the first tick that adds a token). The clock's
+/// queue, as the probe itself does, but not the tokens the queue's grants take: behind an
+/// oldest-first queue its hint is the first tick after whose pass a token is left (exact, from the
+/// same forecast); behind a newest-first queue, the first tick that adds a token. The clock's
 /// range ends at `u64::MAX` nanoseconds (584 years); a tick due at or beyond that never comes.
 ///
 /// Dropping a lease returns nothing (tokens are spent). Dropping the limiter disposes it.
@@ -142,6 +144,8 @@ struct Forecast {
     tokens: AtomicU64,
     next: AtomicU64,
     at: AtomicU64,
+    /// `Horizon::zero_at`, or `NO_FORECAST`.
+    zero_at: AtomicU64,
     /// Something other than the predicted grants changed the bucket or the queue (a cancel, a
     /// give-back): the next pass recomputes the forecast from scratch instead of extending it.
     stale: AtomicBool,
@@ -245,6 +249,7 @@ impl<C: Clock> Shared<C> {
                 tokens: AtomicU64::new(NO_FORECAST),
                 next: AtomicU64::new(0),
                 at: AtomicU64::new(0),
+                zero_at: AtomicU64::new(NO_FORECAST),
                 stale: AtomicBool::new(false),
                 last: UnsafeCell::new(None),
             },
@@ -484,16 +489,22 @@ impl<C: Clock> Shared<C> {
 
     /// API rule 4: the wait until the same request would succeed, the queued permits served first.
     fn retry_after(&self, view: Now, permits: u32, now: u64) -> Duration {
-        // A zero-permit probe ignores the queue (.NET R1): it needs one token, whatever waits.
-        let queued = if permits == 0 { 0 } else { self.queue.queued_permits() };
+        let queued = self.queue.queued_permits();
         if self.auto
             && queued > 0
             && !self.newest_first
             && let Some(h) = self.read_forecast()
         {
-            let at = state::after_horizon(h, permits, self.params);
+            // A zero-permit probe ignores the queue (.NET R1) but not the tokens its grants take.
+            let at = if permits == 0 {
+                state::zero_after_horizon(h, self.params)
+            } else {
+                state::after_horizon(h, permits, self.params)
+            };
             return Duration::from_nanos(at.saturating_sub(now));
         }
+        // Without a forecast (newest-first, or none published): a zero-permit probe counts no queue.
+        let queued = if permits == 0 { 0 } else { queued };
         if self.auto {
             let need = queued + u64::from(permits.max(1));
             let at = state::time_to_reach(view.tokens, view.next, need, self.params);
@@ -519,13 +530,15 @@ impl<C: Clock> Shared<C> {
             let tokens = f.tokens.load(Ordering::Relaxed);
             let next = f.next.load(Ordering::Relaxed);
             let at = f.at.load(Ordering::Relaxed);
+            let zero_at = f.zero_at.load(Ordering::Relaxed);
             // ORDERING: the Acquire fence orders the field loads before the re-check of `seq`.
             fence(Ordering::Acquire);
             if f.seq.load(Ordering::Relaxed) == before {
                 if tokens == NO_FORECAST {
                     return None;
                 }
-                return Some(Horizon { tokens: tokens as u32, next, at, at_tick: true });
+                let zero_at = (zero_at != NO_FORECAST).then_some(zero_at);
+                return Some(Horizon { tokens: tokens as u32, next, at, at_tick: true, zero_at });
             }
         }
         None
@@ -540,10 +553,12 @@ impl<C: Clock> Shared<C> {
         f.seq.fetch_add(1, Ordering::Relaxed);
         fence(Ordering::Release);
         let (tokens, next, at) = h.map_or((NO_FORECAST, 0, 0), |h| (u64::from(h.tokens), h.next, h.at));
+        let zero_at = h.and_then(|h| h.zero_at).unwrap_or(NO_FORECAST);
         // ORDERING: Relaxed: published by the sequence number.
         f.tokens.store(tokens, Ordering::Relaxed);
         f.next.store(next, Ordering::Relaxed);
         f.at.store(at, Ordering::Relaxed);
+        f.zero_at.store(zero_at, Ordering::Relaxed);
         // ORDERING: Release publishes the fields to readers that Acquire-load the even number.
         f.seq.fetch_add(1, Ordering::Release);
         f.last.with_mut(|last| {
@@ -844,7 +859,7 @@ impl<C: Clock> QueueHost for Shared<C> {
                 let now = self.now();
                 let (lo, hi) = state::split(self.load());
                 let v = self.view(lo, hi, now);
-                Horizon { tokens: v.tokens, next: v.next, at: now, at_tick: false }
+                Horizon { tokens: v.tokens, next: v.next, at: now, at_tick: false, zero_at: None }
             }
         };
         for need in deque.iter().filter(|n| n.state() == WAITING).map(|n| n.permits()) {

@@ -142,6 +142,9 @@ pub(crate) struct Horizon {
     pub(crate) at: u64,
     /// Whether `at` is a tick (a zero-permit request behind fits there, as in a .NET pass).
     pub(crate) at_tick: bool,
+    /// The first tick so far after whose pass a token is left (a zero-permit probe, which ignores
+    /// the queue, succeeds there), if one was found before the last grant.
+    pub(crate) zero_at: Option<u64>,
 }
 
 /// Serves one more request of `need` permits after `h`.
@@ -151,13 +154,30 @@ pub(crate) fn serve(h: Horizon, need: u32, p: Params) -> Horizon {
     if fits {
         return Horizon { tokens: h.tokens - need, ..h };
     }
+    // The request waits: the pass at `h.at` (if a tick) is over; a token left after it, or any
+    // tick before this request's grant tick (this request blocks them, and each adds a token),
+    // would let a zero-permit probe through.
+    let mut zero_at = h.zero_at;
+    if zero_at.is_none() && h.at_tick && h.tokens > 0 {
+        zero_at = Some(h.at);
+    }
     let at = time_to_reach(h.tokens, h.next, u64::from(need.max(1)), p);
+    if zero_at.is_none() && at > h.next {
+        zero_at = Some(h.next);
+    }
     if at == u64::MAX {
         // Beyond the clock's range: never served.
-        return Horizon { tokens: 0, next: u64::MAX, at: u64::MAX, at_tick: true };
+        return Horizon { tokens: 0, next: u64::MAX, at: u64::MAX, at_tick: true, zero_at };
     }
     let v = catch_up(h.tokens, h.next, at, p);
-    Horizon { tokens: v.tokens - need, next: v.next, at, at_tick: true }
+    Horizon { tokens: v.tokens - need, next: v.next, at, at_tick: true, zero_at }
+}
+
+/// When a zero-permit probe (which ignores the queue but not what the queue's grants take) first
+/// succeeds, given the predicted queue `h`.
+#[inline]
+pub(crate) fn zero_after_horizon(h: Horizon, p: Params) -> u64 {
+    h.zero_at.unwrap_or_else(|| after_horizon(h, 1, p))
 }
 
 /// When a request of `need > 0` permits, arriving after the predicted queue `h`, first succeeds.
@@ -296,6 +316,7 @@ mod tests {
             let mut at_tick = false;
             let mut last_grant = 0u64;
             let mut reference_probe_at = None;
+            let mut reference_zero_at = None;
             loop {
                 while let Some(&n) = queue.front() {
                     let fits = if n == 0 { at_tick || t > 0 } else { t >= n };
@@ -307,12 +328,15 @@ mod tests {
                 if queue.is_empty() && t >= probe && reference_probe_at.is_none() {
                     reference_probe_at = Some(now);
                 }
-                if queue.is_empty() && reference_probe_at.is_some() { break; }
+                if at_tick && t >= 1 && reference_zero_at.is_none() {
+                    reference_zero_at = Some(now);
+                }
+                if queue.is_empty() && reference_probe_at.is_some() && reference_zero_at.is_some() { break; }
                 now = if now == 0 && !at_tick { next } else { now + p.period };
                 t = (t + p.per_period).min(p.limit);
                 at_tick = true;
             }
-            let mut h = Horizon { tokens, next, at: 0, at_tick: false };
+            let mut h = Horizon { tokens, next, at: 0, at_tick: false, zero_at: None };
             for &n in &needs {
                 h = serve(h, n, p);
             }
@@ -321,6 +345,11 @@ mod tests {
                 prop_assert_eq!(h.at, last_grant);
             }
             prop_assert_eq!(Some(after_horizon(h, probe, p)), reference_probe_at);
+            if tokens == 0 {
+                // A refused zero-permit probe (nothing available now) succeeds after the first
+                // pass that leaves a token.
+                prop_assert_eq!(Some(zero_after_horizon(h, p)), reference_zero_at);
+            }
         }
     }
 
