@@ -371,9 +371,30 @@ impl<C: Clock> Shared<C> {
     }
 
     /// The boundaries (1 = the next one) until `need` permits are available, walking the ring.
-    #[inline]
     fn boundaries_until(&self, lo: u64, need: u64) -> u64 {
-        self.boundaries_behind_queue(lo, 0, need, false)
+        let mut have = u64::from(tokens(lo));
+        if have >= need {
+            return 1;
+        }
+        let s = self.segments;
+        // ORDERING: Relaxed: see `boundaries_behind_queue`.
+        let k = self.published.load(Ordering::Relaxed);
+        let slots = self.ring.len();
+        let mut slot = ((k + 1) % s) as usize;
+        for j in 1..s {
+            // ORDERING: Relaxed: written by the drainer; an estimate under concurrency.
+            have += self.ring[slot].load(Ordering::Relaxed);
+            if have >= need {
+                return j;
+            }
+            slot += 1;
+            if slot == slots {
+                slot = 0;
+            }
+        }
+        // The current segment's grants expire last; with nothing queued they always suffice
+        // (`need` is at most the limit).
+        s
     }
 
     /// The boundaries (1 = the next one) until a request for `need` permits succeeds when
