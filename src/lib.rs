@@ -16,6 +16,7 @@
 //! | [`ConcurrencyLimiter`] | permits held at once | when the lease is dropped |
 //! | [`FixedWindowRateLimiter`] | `permit_limit` per window | all at once, when the next window starts |
 //! | [`SlidingWindowRateLimiter`] | `permit_limit` in any window of `segments_per_window` segments | per segment, one window after they were taken |
+//! | [`NoopLimiter`] | nothing (every request succeeds) | — |
 //! | [`TokenBucketRateLimiter`] | a rate with bursts: `token_limit` tokens, `tokens_per_period` more per period | with time (lazily computed), or on [`ReplenishingRateLimiter::try_replenish`] |
 //!
 //! ## Clocks
@@ -67,6 +68,7 @@ mod error;
 mod fixed_window;
 mod lease;
 mod limiter;
+mod noop;
 mod sliding_window;
 mod stats;
 mod sync;
@@ -80,6 +82,7 @@ pub use error::{AcquireError, OptionsError};
 pub use fixed_window::{FixedWindowRateLimiter, FixedWindowRateLimiterOptions};
 pub use lease::{MetadataName, RateLimitLease};
 pub use limiter::{QueueProcessingOrder, RateLimiter, ReplenishingRateLimiter};
+pub use noop::NoopLimiter;
 pub use sliding_window::{SlidingWindowRateLimiter, SlidingWindowRateLimiterOptions};
 pub use stats::RateLimiterStatistics;
 pub use token_bucket::{TokenBucketRateLimiter, TokenBucketRateLimiterOptions};

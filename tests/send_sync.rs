@@ -24,6 +24,18 @@ fn public_types_are_send_and_sync() {
     send::<Acquire<'static>>();
     send::<ManualSleep>();
     sync::<ConcurrencyLimiter>();
+    send_sync::<TokenBucketRateLimiter>();
+    send_sync::<TokenBucketRateLimiter<ManualClock>>();
+    send_sync::<TokenBucketRateLimiter<CoarseClock>>();
+    send_sync::<TokenBucketRateLimiterOptions>();
+    send_sync::<FixedWindowRateLimiter>();
+    send_sync::<FixedWindowRateLimiterOptions>();
+    send_sync::<SlidingWindowRateLimiter>();
+    send_sync::<SlidingWindowRateLimiter<ManualClock>>();
+    send_sync::<SlidingWindowRateLimiterOptions>();
+    send_sync::<NoopLimiter>();
+    send_sync::<CoarseClock>();
+    send::<Sleep>();
 }
 
 #[test]

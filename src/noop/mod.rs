@@ -1,0 +1,85 @@
+//! The no-op limiter: every request succeeds.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::lease::Names;
+use crate::sync::{AtomicU64, Ordering};
+use crate::{Acquire, AcquireError, RateLimitLease, RateLimiter, RateLimiterStatistics};
+
+/// A limiter that never limits (.NET's `RateLimitPartition.GetNoLimiter`): every
+/// `attempt_acquire`, `acquire` and `blocking_acquire` succeeds at once, for any permit count, also
+/// after [`dispose`](RateLimiter::dispose) (which does nothing). Leases carry no metadata and
+/// dropping them does nothing. `idle_duration` is always `None`.
+///
+/// Statistics count every acquisition as successful; the available count is `i64::MAX` (.NET's
+/// `long.MaxValue`), so a chain's "minimum available" treats this limiter as unlimited.
+///
+/// # Examples
+///
+/// ```
+/// use tollgate::{NoopLimiter, RateLimiter};
+///
+/// let noop = NoopLimiter::new();
+/// assert!(noop.attempt_acquire(u32::MAX)?.is_acquired());
+/// assert_eq!(noop.statistics().unwrap().total_successful_leases, 1);
+/// # Ok::<(), tollgate::AcquireError>(())
+/// ```
+#[derive(Default)]
+pub struct NoopLimiter {
+    successes: AtomicU64,
+}
+
+/// `CurrentAvailablePermits` of a no-op limiter (.NET: `long.MaxValue`).
+const UNLIMITED: u64 = i64::MAX as u64;
+
+impl NoopLimiter {
+    /// Creates a no-op limiter.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    #[inline]
+    fn grant(&self) -> RateLimitLease {
+        // ORDERING: Relaxed: a statistic; exact because it is an RMW.
+        self.successes.fetch_add(1, Ordering::Relaxed);
+        RateLimitLease::new(true, Names::None)
+    }
+}
+
+impl RateLimiter for NoopLimiter {
+    #[inline]
+    fn attempt_acquire(&self, _permits: u32) -> Result<RateLimitLease, AcquireError> {
+        Ok(self.grant())
+    }
+
+    fn acquire(&self, _permits: u32) -> Acquire<'_> {
+        Acquire::ready(Ok(self.grant()))
+    }
+
+    fn blocking_acquire(&self, _permits: u32) -> Result<RateLimitLease, AcquireError> {
+        Ok(self.grant())
+    }
+
+    fn statistics(&self) -> Option<RateLimiterStatistics> {
+        Some(RateLimiterStatistics {
+            current_available_permits: UNLIMITED,
+            current_queued_count: 0,
+            total_failed_leases: 0,
+            // ORDERING: Relaxed: a statistic.
+            total_successful_leases: self.successes.load(Ordering::Relaxed),
+        })
+    }
+
+    fn idle_duration(&self) -> Option<Duration> {
+        None
+    }
+
+    fn dispose(&self) {}
+}
+
+impl fmt::Debug for NoopLimiter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NoopLimiter").field("statistics", &self.statistics()).finish()
+    }
+}
