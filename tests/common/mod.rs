@@ -4,6 +4,8 @@
 //! helper, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
+pub mod limiter;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
