@@ -191,6 +191,7 @@ mod x86_64 {
         if failed == 0 { Ok(prev) } else { Err(prev) }
     }
 
+    // ORDERING (tests below): single-threaded checks or plain counting; Relaxed suffices.
     #[cfg(test)]
     mod tests {
         use super::*;

@@ -277,6 +277,8 @@ impl<C: Clock> Shared<C> {
     /// Whether a boundary has passed that the word does not reflect yet.
     #[inline]
     fn stale(&self, lo: u64, hi: u64, now: u64) -> bool {
+        // ORDERING: Relaxed (`pending`): a hint that sends the caller to the drain path, where
+        // the role's AcqRel CASes order everything.
         (self.auto && now >= hi && hi != u64::MAX || !self.auto && self.pending.load(Ordering::Relaxed) > 0)
             && !lo_state::is_closed(lo)
     }
