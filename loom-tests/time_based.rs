@@ -280,3 +280,44 @@ fn token_bucket_grant_races_cancel() {
         assert_eq!(s_end.current_available_permits + granted_after_start, 1, "{s:?} then {s_end:?}");
     });
 }
+
+/// The same race on the sliding window: a boundary's grant racing the waiter's cancel; the permit
+/// is accounted once, and once everything has expired the window is exactly whole.
+#[test]
+fn sliding_window_grant_races_cancel() {
+    use std::future::Future;
+    use std::task::{Context, Waker};
+    use tollgate::{SlidingWindowRateLimiter, SlidingWindowRateLimiterOptions};
+    loom::model(|| {
+        let clock = ManualClock::new();
+        let w = Arc::new(
+            SlidingWindowRateLimiter::with_clock(
+                SlidingWindowRateLimiterOptions {
+                    permit_limit: 1,
+                    window: PERIOD,
+                    segments_per_window: 1,
+                    queue_limit: 1,
+                    ..Default::default()
+                },
+                clock.clone(),
+            )
+            .unwrap(),
+        );
+        assert!(w.attempt_acquire(1).unwrap().is_acquired());
+        let w2 = w.clone();
+        let waiter = thread::spawn(move || {
+            let mut future = Box::pin(w2.acquire(1));
+            let mut cx = Context::from_waker(Waker::noop());
+            let _ = future.as_mut().poll(&mut cx);
+            drop(future); // cancel if still queued
+        });
+        clock.advance(PERIOD);
+        let _ = w.statistics().unwrap(); // runs the pass that may grant the waiter
+        waiter.join().unwrap();
+        let s = w.statistics().unwrap();
+        assert_eq!(s.current_queued_count, 0);
+        assert_eq!(s.current_available_permits + (s.total_successful_leases - 1), 1, "{s:?}");
+        clock.advance(PERIOD * 3);
+        assert_eq!(w.statistics().unwrap().current_available_permits, 1);
+    });
+}
