@@ -842,6 +842,10 @@ impl<C: Clock> QueueHost for Shared<C> {
         let stale = self.forecast.stale.swap(false, Ordering::Relaxed);
         // SAFETY: `after_pass` runs under the drainer role, the only accessor of `last`.
         let last = self.forecast.last.with_mut(|last| unsafe { *last });
+        // The zero-permit point is an intermediate event: once the clock has reached it, the
+        // forecast must be rebuilt from now to find the next one.
+        let now = self.now();
+        let stale = stale || last.is_some_and(|h| h.zero_at.is_some_and(|z| z <= now));
         let mut h = match last {
             // Extend: the earlier requests are still predicted exactly (no cancel, and none of the
             // new ones was granted, which would have consumed tokens outside the forecast).
@@ -856,7 +860,6 @@ impl<C: Clock> QueueHost for Shared<C> {
             // Only predicted grants (or nothing) happened: the forecast stands.
             Some(_) if !stale && appended == 0 => return,
             _ => {
-                let now = self.now();
                 let (lo, hi) = state::split(self.load());
                 let v = self.view(lo, hi, now);
                 Horizon { tokens: v.tokens, next: v.next, at: now, at_tick: false, zero_at: None }
