@@ -41,10 +41,11 @@ use std::fmt;
 use std::task::Context;
 use std::time::Duration;
 
-use crate::concurrency::state::{self as lo_state, Decision, Exit};
+use crate::concurrency::state::{self as lo_state, Decision};
 use crate::lease::Names;
 use crate::sync::{Arc, AtomicU64, AtomicU128, CachePadded, Ordering, UnsafeCell};
 use crate::token_bucket::state::{join, split, tokens, with_tokens};
+use crate::token_bucket::word;
 use crate::wait::{
     self, Acquire, AcquireHost, Begin, GRANTED, Pass, QueueHost, Reserve, Timer, WaitQueue, Waiter, Wake,
 };
@@ -212,26 +213,16 @@ const STALE_SPINS: u32 = 256;
 impl<C: Clock> Shared<C> {
     #[inline]
     fn load(&self) -> u128 {
-        // ORDERING: Relaxed: every use feeds a CAS (which re-validates) or is a statistic.
-        self.hot.word.load(Ordering::Relaxed)
+        word::load(&self.hot.word)
     }
 
     #[inline]
     fn cas(&self, current: u128, new: u128, success: Ordering) -> Result<u128, u128> {
-        // ORDERING: chosen by the caller; failure is Relaxed because every caller re-decides.
-        self.hot.word.compare_exchange_weak(current, new, success, Ordering::Relaxed)
+        word::cas(&self.hot.word, current, new, success)
     }
 
-    fn update_lo(&self, success: Ordering, mut f: impl FnMut(u64) -> u64) -> u64 {
-        let mut word = self.load();
-        loop {
-            let (lo, hi) = split(word);
-            let next = f(lo);
-            match self.cas(word, join(next, hi), success) {
-                Ok(_) => return next,
-                Err(actual) => word = actual,
-            }
-        }
+    fn update_lo(&self, success: Ordering, f: impl FnMut(u64) -> u64) -> u64 {
+        word::update_lo(&self.hot.word, success, f)
     }
 
     #[inline]
@@ -479,33 +470,13 @@ impl<C: Clock> Shared<C> {
 
 impl<C: Clock> Shared<C> {
     /// Asks for ordered work; true if this thread took the drainer role and must run `drain`.
+    /// (The role also guards `ring` and `segment`; see `token_bucket::word::request_drain`.)
     fn request_drain(&self) -> bool {
-        let mut took_role = false;
-        // ORDERING: AcqRel: taking the role acquires the previous drainer's work (ring, segment,
-        // deque) through its Release exit CAS; flagging DRAIN_AGAIN releases this thread's pushes.
-        self.update_lo(Ordering::AcqRel, |lo| {
-            let (next, took) = lo_state::request_drain(lo);
-            took_role = took;
-            next
-        });
-        took_role
+        word::request_drain(&self.hot.word, false)
     }
 
     fn drain(&self) {
-        loop {
-            self.queue.process(self);
-            let mut exit = Exit::Done;
-            // ORDERING: AcqRel: Release hands the role's state to the next drainer; Acquire sees
-            // the pushes of whoever set DRAIN_AGAIN.
-            self.update_lo(Ordering::AcqRel, |lo| {
-                let (next, how) = lo_state::exit_drain(lo, self.limit);
-                exit = how;
-                next
-            });
-            if exit != Exit::Again {
-                return;
-            }
-        }
+        word::drain(&self.hot.word, &self.queue, self, self.limit);
     }
 
     fn run_drain_if(&self, took_role: bool) {
@@ -515,14 +486,7 @@ impl<C: Clock> Shared<C> {
     }
 
     fn dispose(&self) {
-        let mut took_role = false;
-        // ORDERING: AcqRel, as for `request_drain`.
-        self.update_lo(Ordering::AcqRel, |lo| {
-            let (next, took) = lo_state::request_drain(lo | lo_state::CLOSED);
-            took_role = took;
-            next
-        });
-        self.run_drain_if(took_role);
+        self.run_drain_if(word::request_drain(&self.hot.word, true));
     }
 
     /// Whether a slide is due now: a boundary has passed (auto) or `try_replenish` asked for one

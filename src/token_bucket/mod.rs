@@ -39,6 +39,7 @@
 
 mod options;
 pub(crate) mod state;
+pub(crate) mod word;
 
 pub(crate) use self::state::Params;
 
@@ -49,7 +50,7 @@ use std::task::Context;
 use std::time::Duration;
 
 use self::state::{Horizon, Now};
-use crate::concurrency::state::{self as lo_state, Decision, Exit};
+use crate::concurrency::state::{self as lo_state, Decision};
 use crate::lease::Names;
 use std::collections::VecDeque;
 
@@ -289,27 +290,17 @@ fn nanos(n: u128) -> Duration {
 impl<C: Clock> Shared<C> {
     #[inline]
     fn load(&self) -> u128 {
-        // ORDERING: Relaxed: every use feeds a CAS (which re-validates) or is a statistic.
-        self.hot.word.load(Ordering::Relaxed)
+        word::load(&self.hot.word)
     }
 
     #[inline]
     fn cas(&self, current: u128, new: u128, success: Ordering) -> Result<u128, u128> {
-        // ORDERING: chosen by the caller; failure is Relaxed because every caller re-decides.
-        self.hot.word.compare_exchange_weak(current, new, success, Ordering::Relaxed)
+        word::cas(&self.hot.word, current, new, success)
     }
 
     /// CAS loop over the low half's queue bookkeeping (the high half is kept).
-    fn update_lo(&self, success: Ordering, mut f: impl FnMut(u64) -> u64) -> u64 {
-        let mut word = self.load();
-        loop {
-            let (lo, hi) = state::split(word);
-            let next = f(lo);
-            match self.cas(word, state::join(next, hi), success) {
-                Ok(_) => return next,
-                Err(actual) => word = actual,
-            }
-        }
+    fn update_lo(&self, success: Ordering, f: impl FnMut(u64) -> u64) -> u64 {
+        word::update_lo(&self.hot.word, success, f)
     }
 
     #[inline]
@@ -569,32 +560,11 @@ impl<C: Clock> Shared<C> {
 
     /// Asks for ordered work; true if this thread took the drainer role and must run `drain`.
     fn request_drain(&self) -> bool {
-        let mut took_role = false;
-        // ORDERING: AcqRel: taking the role acquires the previous drainer's work on the deque
-        // (its Release exit CAS); flagging DRAIN_AGAIN releases this thread's pushes to it.
-        self.update_lo(Ordering::AcqRel, |lo| {
-            let (next, took) = lo_state::request_drain(lo);
-            took_role = took;
-            next
-        });
-        took_role
+        word::request_drain(&self.hot.word, false)
     }
 
     fn drain(&self) {
-        loop {
-            self.queue.process(self);
-            let mut exit = Exit::Done;
-            // ORDERING: AcqRel: Release hands the deque to the next drainer; Acquire sees the
-            // pushes of whoever set DRAIN_AGAIN.
-            self.update_lo(Ordering::AcqRel, |lo| {
-                let (next, how) = lo_state::exit_drain(lo, self.params.limit);
-                exit = how;
-                next
-            });
-            if exit != Exit::Again {
-                return;
-            }
-        }
+        word::drain(&self.hot.word, &self.queue, self, self.params.limit);
     }
 
     fn run_drain_if(&self, took_role: bool) {
@@ -604,14 +574,7 @@ impl<C: Clock> Shared<C> {
     }
 
     pub(crate) fn dispose(&self) {
-        let mut took_role = false;
-        // ORDERING: AcqRel, as for `request_drain`.
-        self.update_lo(Ordering::AcqRel, |lo| {
-            let (next, took) = lo_state::request_drain(lo | lo_state::CLOSED);
-            took_role = took;
-            next
-        });
-        self.run_drain_if(took_role);
+        self.run_drain_if(word::request_drain(&self.hot.word, true));
     }
 
     /// Brings the queue up to date (if ticks elapsed with waiters) and returns the state at `now`.
