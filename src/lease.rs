@@ -118,6 +118,23 @@ enum Value {
         target: NonNull<()>,
         permits: u32,
     },
+    /// A grant that gives nothing back on drop but can be refunded (`RateLimiter::refund`):
+    /// the granting limiter's identity (`limiter_id`), its position in time when granted (a
+    /// window's or segment's identity), and the permits.
+    Granted {
+        owner: u64,
+        stamp: u64,
+        permits: u32,
+    },
+}
+
+/// A process-wide unique identity for a limiter, so a refund can check that a lease is its own
+/// (addresses can be reused after a limiter is dropped; these never are).
+pub(crate) fn limiter_id() -> u64 {
+    // Outside the sync facade on purpose: an identity counter, not part of any protocol.
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    // ORDERING: Relaxed: only uniqueness matters, which the RMW gives.
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Gives permits back to the limiter that granted them.
@@ -130,6 +147,8 @@ pub(crate) struct PermitRelease {
 }
 
 struct Extra {
+    /// The chain that combined `inner` (its `limiter_id`), or 0.
+    owner: u64,
     names: Vec<&'static str>,
     values: Vec<(&'static str, Box<dyn Any + Send + Sync>)>,
     inner: Vec<RateLimitLease>,
@@ -187,7 +206,62 @@ impl RateLimitLease {
     }
 
     fn holds_permits(&self) -> bool {
-        matches!(self.value, Value::Permits { .. })
+        matches!(self.value, Value::Permits { .. } | Value::Granted { .. })
+    }
+
+    /// A successful lease that can be refunded to the limiter `owner` (see `Value::Granted`).
+    #[inline]
+    pub(crate) const fn granted(names: Names, owner: u64, stamp: u64, permits: u32) -> Self {
+        let mut lease = Self::new(true, names);
+        lease.value = Value::Granted { owner, stamp, permits };
+        lease
+    }
+
+    /// The `(stamp, permits)` of a grant made by the limiter `owner`, if this lease is one.
+    #[inline]
+    pub(crate) fn grant_of(&self, owner: u64) -> Option<(u64, u32)> {
+        match self.value {
+            Value::Granted { owner: o, stamp, permits } if o == owner && self.acquired => Some((stamp, permits)),
+            _ => None,
+        }
+    }
+
+    /// Whether this lease holds permits that `release(target, ..)` returns on drop.
+    #[inline]
+    pub(crate) fn holds_permits_of(&self, target: NonNull<()>) -> bool {
+        matches!(self.value, Value::Permits { target: t, .. } if t == target)
+    }
+
+    /// A chain's combined lease: acquired, holding `inner` (released in reverse order on drop),
+    /// listing the union of their metadata names; values are looked up in chain order.
+    pub(crate) fn combined(owner: u64, inner: Vec<RateLimitLease>) -> Self {
+        let mut names: Vec<&'static str> = Vec::new();
+        for lease in &inner {
+            for name in lease.static_names() {
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+        }
+        let mut lease = Self::new(true, Names::None);
+        *lease.extra = Some(Box::new(Extra { owner, names, values: Vec::new(), inner, on_release: None }));
+        lease
+    }
+
+    /// The inner leases of a combined lease made by the chain `owner`, taken out (the combined
+    /// lease then holds nothing); `Err(self)` if it is not one.
+    pub(crate) fn into_inner(mut self, owner: u64) -> Result<Vec<RateLimitLease>, Self> {
+        match self.extra.as_mut() {
+            Some(extra) if extra.owner == owner && owner != 0 => Ok(std::mem::take(&mut extra.inner)),
+            _ => Err(self),
+        }
+    }
+
+    /// The metadata names as `'static` strings (every name a lease lists is one).
+    fn static_names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        let fixed = self.names.as_slice().iter().copied();
+        let extra = self.extra.iter().flat_map(|e| e.names.iter().copied());
+        fixed.chain(extra)
     }
 
     /// A successful lease with no metadata and nothing to release (for custom limiters).
@@ -226,7 +300,7 @@ impl RateLimitLease {
 
     fn extra_mut(&mut self) -> &mut Extra {
         self.extra.get_or_insert_with(|| {
-            Box::new(Extra { names: Vec::new(), values: Vec::new(), inner: Vec::new(), on_release: None })
+            Box::new(Extra { owner: 0, names: Vec::new(), values: Vec::new(), inner: Vec::new(), on_release: None })
         })
     }
 

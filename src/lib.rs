@@ -62,6 +62,7 @@
 #![warn(missing_docs)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+mod chained;
 mod clock;
 mod concurrency;
 mod error;
@@ -76,6 +77,7 @@ mod timer;
 mod token_bucket;
 mod wait;
 
+pub use chained::ChainedRateLimiter;
 pub use clock::{Clock, CoarseClock, DefaultClock, ManualClock, ManualSleep, Sleep, TscClock};
 pub use concurrency::{ConcurrencyLimiter, ConcurrencyLimiterOptions};
 pub use error::{AcquireError, OptionsError};

@@ -65,6 +65,49 @@ pub trait RateLimiter: Send + Sync {
     /// Disposes the limiter: queued requests complete with leases that are not acquired (not
     /// counted as failures), later acquisitions fail with [`AcquireError::Disposed`]. Idempotent.
     fn dispose(&self);
+
+    /// Gives back an acquired `lease` as if the acquisition had never happened, as far as the
+    /// limiter can: the successful count goes back, and so do the permits (concurrency permits,
+    /// and tokens), window permits only while the window (or sliding-window segment) they were
+    /// taken in is still the current one (after it has passed they have expired anyway; returning
+    /// them would over-admit). Queued requests are served from what comes back.
+    ///
+    /// A lease that is not acquired, or not this limiter's, is simply dropped. This is how a
+    /// [`ChainedRateLimiter`](crate::ChainedRateLimiter) undoes the grants of its earlier limiters
+    /// when a later one refuses; an application can use it the same way, e.g. to return a token for
+    /// a request it dropped before doing any work.
+    ///
+    /// The default implementation drops the lease (releasing what it holds), which is right for a
+    /// limiter whose leases give everything back on drop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tollgate::{RateLimiter, TokenBucketRateLimiter, TokenBucketRateLimiterOptions};
+    ///
+    /// let bucket = TokenBucketRateLimiter::new(TokenBucketRateLimiterOptions {
+    ///     token_limit: 1,
+    ///     tokens_per_period: 1,
+    ///     replenishment_period: Duration::from_secs(3600),
+    ///     ..Default::default()
+    /// })?;
+    /// let lease = bucket.attempt_acquire(1)?;
+    /// assert!(!bucket.attempt_acquire(1)?.is_acquired());
+    /// bucket.refund(lease); // the token is back
+    /// assert!(bucket.attempt_acquire(1)?.is_acquired());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn refund(&self, lease: RateLimitLease) {
+        drop(lease);
+    }
+
+    /// This limiter as a [`ReplenishingRateLimiter`], if it is one (the built-in token bucket,
+    /// fixed and sliding windows and chains are). A custom replenishing limiter should override it
+    /// so that chains containing it can forward [`try_replenish`](ReplenishingRateLimiter::try_replenish).
+    fn as_replenishing(&self) -> Option<&dyn ReplenishingRateLimiter> {
+        None
+    }
 }
 
 /// A limiter whose permits come back with time.
@@ -96,5 +139,11 @@ impl<L: RateLimiter + ?Sized> RateLimiter for std::sync::Arc<L> {
     }
     fn dispose(&self) {
         (**self).dispose()
+    }
+    fn refund(&self, lease: RateLimitLease) {
+        (**self).refund(lease)
+    }
+    fn as_replenishing(&self) -> Option<&dyn ReplenishingRateLimiter> {
+        (**self).as_replenishing()
     }
 }

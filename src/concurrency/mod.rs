@@ -111,6 +111,8 @@ struct Shared<C> {
     permit_limit: u32,
     queue_limit: u32,
     newest_first: bool,
+    /// This limiter's identity in zero-permit leases (`lease::limiter_id`), for refunds.
+    id: u64,
     clock: C,
 }
 
@@ -144,6 +146,7 @@ impl<C: Clock> ConcurrencyLimiter<C> {
             permit_limit: options.permit_limit,
             queue_limit: options.queue_limit,
             newest_first: options.queue_processing_order == QueueProcessingOrder::NewestFirst,
+            id: crate::lease::limiter_id(),
             clock,
         };
         Ok(Self { shared: NonNull::from(Box::leak(Box::new(shared))), _owns: PhantomData })
@@ -193,11 +196,10 @@ impl<C: Clock> Shared<C> {
 
     #[inline]
     fn success_lease(&self, permits: u32) -> RateLimitLease {
-        let lease = RateLimitLease::new(true, Names::ReasonPhrase);
         if permits == 0 {
-            return lease;
+            return RateLimitLease::granted(Names::ReasonPhrase, self.id, 0, 0);
         }
-        lease.with_permit_release(PermitRelease {
+        RateLimitLease::new(true, Names::ReasonPhrase).with_permit_release(PermitRelease {
             release: release_permits::<C>,
             target: NonNull::from(self).cast(),
             permits,
@@ -477,6 +479,21 @@ impl<C: Clock> AcquireHost for Shared<C> {
             false
         }
     }
+
+    fn refund(&self, lease: RateLimitLease) {
+        self.refund(lease);
+    }
+}
+
+impl<C: Clock> Shared<C> {
+    /// `RateLimiter::refund`: uncounts the success; dropping the lease returns its permits.
+    fn refund(&self, lease: RateLimitLease) {
+        if lease.holds_permits_of(NonNull::from(self).cast()) || lease.grant_of(self.id).is_some() {
+            // ORDERING: Relaxed: a statistic; the success was counted before the lease existed.
+            self.hot.successes.fetch_sub(1, Ordering::Relaxed);
+        }
+        drop(lease);
+    }
 }
 
 impl<C: Clock> RateLimiter for ConcurrencyLimiter<C> {
@@ -503,6 +520,10 @@ impl<C: Clock> RateLimiter for ConcurrencyLimiter<C> {
 
     fn dispose(&self) {
         self.shared().dispose();
+    }
+
+    fn refund(&self, lease: RateLimitLease) {
+        self.shared().refund(lease);
     }
 }
 

@@ -127,6 +127,14 @@ impl<C: Clock> RateLimiter for FixedWindowRateLimiter<C> {
     fn dispose(&self) {
         self.shared.dispose();
     }
+
+    fn refund(&self, lease: RateLimitLease) {
+        self.shared.refund(lease);
+    }
+
+    fn as_replenishing(&self) -> Option<&dyn ReplenishingRateLimiter> {
+        Some(self)
+    }
 }
 
 impl<C: Clock> ReplenishingRateLimiter for FixedWindowRateLimiter<C> {

@@ -25,9 +25,16 @@ use crate::{Acquire, AcquireError, RateLimitLease, RateLimiter, RateLimiterStati
 /// assert_eq!(noop.statistics().unwrap().total_successful_leases, 1);
 /// # Ok::<(), tollgate::AcquireError>(())
 /// ```
-#[derive(Default)]
 pub struct NoopLimiter {
     successes: AtomicU64,
+    /// Identity in leases (`lease::limiter_id`), for refunds.
+    id: u64,
+}
+
+impl Default for NoopLimiter {
+    fn default() -> Self {
+        Self { successes: AtomicU64::new(0), id: crate::lease::limiter_id() }
+    }
 }
 
 /// `CurrentAvailablePermits` of a no-op limiter (.NET: `long.MaxValue`).
@@ -43,7 +50,7 @@ impl NoopLimiter {
     fn grant(&self) -> RateLimitLease {
         // ORDERING: Relaxed: a statistic; exact because it is an RMW.
         self.successes.fetch_add(1, Ordering::Relaxed);
-        RateLimitLease::new(true, Names::None)
+        RateLimitLease::granted(Names::None, self.id, 0, 0)
     }
 }
 
@@ -76,6 +83,13 @@ impl RateLimiter for NoopLimiter {
     }
 
     fn dispose(&self) {}
+
+    fn refund(&self, lease: RateLimitLease) {
+        if lease.grant_of(self.id).is_some() {
+            // ORDERING: Relaxed: a statistic.
+            self.successes.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
 }
 
 impl fmt::Debug for NoopLimiter {

@@ -145,6 +145,8 @@ struct Shared<C> {
     auto: bool,
     newest_first: bool,
     queue_limit: u32,
+    /// This limiter's identity in its leases (`lease::limiter_id`), for refunds.
+    id: u64,
     clock: C,
 }
 
@@ -200,6 +202,7 @@ impl<C: Clock> SlidingWindowRateLimiter<C> {
                 auto: options.auto_replenishment,
                 newest_first: options.queue_processing_order == QueueProcessingOrder::NewestFirst,
                 queue_limit: options.queue_limit,
+                id: crate::lease::limiter_id(),
                 clock,
             },
         })
@@ -250,9 +253,11 @@ impl<C: Clock> Shared<C> {
         self.hot.failures.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// A granted lease; `stamp` is the word's high half when granted, which names the segment
+    /// (auto: its end; manual: a count that every slide decrements).
     #[inline]
-    fn success_lease() -> RateLimitLease {
-        RateLimitLease::new(true, Names::RetryAfter)
+    fn success_lease(&self, stamp: u64, permits: u32) -> RateLimitLease {
+        RateLimitLease::granted(Names::RetryAfter, self.id, stamp, permits)
     }
 
     #[inline]
@@ -305,7 +310,7 @@ impl<C: Clock> Shared<C> {
                 if self.cas(word, word - u128::from(permits), Ordering::Relaxed).is_ok() {
                     self.record(parity(lo), permits);
                     self.count_success_();
-                    return Ok(Self::success_lease());
+                    return Ok(self.success_lease(hi, permits));
                 }
             } else {
                 // Refused with nothing queued: the first boundary that frees enough.
@@ -321,7 +326,7 @@ impl<C: Clock> Shared<C> {
     fn attempt_slow(&self, permits: u32, now: u64) -> Result<RateLimitLease, AcquireError> {
         let mut word = self.load();
         let mut helped = false;
-        loop {
+        let stamp = loop {
             let (lo, hi) = split(word);
             if self.stale(lo, hi, now) {
                 if !helped {
@@ -338,13 +343,13 @@ impl<C: Clock> Shared<C> {
             match lo_state::decide(lo, permits, self.newest_first) {
                 Decision::Take(next_lo) => {
                     if permits == 0 {
-                        break;
+                        break hi;
                     }
                     // ORDERING: Relaxed: permit accounting (see `attempt`).
                     match self.cas(word, join(next_lo, hi), Ordering::Relaxed) {
                         Ok(_) => {
                             self.record(parity(lo), permits);
-                            break;
+                            break hi;
                         }
                         Err(actual) => word = actual,
                     }
@@ -352,9 +357,9 @@ impl<C: Clock> Shared<C> {
                 Decision::Refuse => return Ok(self.refuse(lo, hi, permits, now)),
                 Decision::Closed => return Err(AcquireError::Disposed),
             }
-        }
+        };
         self.count_success_();
-        Ok(Self::success_lease())
+        Ok(self.success_lease(stamp, permits))
     }
 
     #[cold]
@@ -523,7 +528,9 @@ impl<C: Clock> Shared<C> {
                 // in-flight counter updates only lowering the outstanding side).
                 debug_assert!(available <= u64::from(self.limit), "a segment was freed twice");
                 let available = available.min(u64::from(self.limit)) as u32;
-                let next_hi = if self.auto { hi.saturating_add(self.segment_nanos) } else { hi };
+                // Manual mode counts slides down from `u64::MAX` (a segment's identity for
+                // refunds; it stays above 0, the manual-mode `now`, for the fast path).
+                let next_hi = if self.auto { hi.saturating_add(self.segment_nanos) } else { (hi - 1).max(1) };
                 let next = join(with_tokens(lo, available) ^ PARITY, next_hi);
                 // ORDERING: Relaxed: permit accounting; the role's own CASes order the rest.
                 match self.cas(word, next, Ordering::Relaxed) {
@@ -659,6 +666,43 @@ impl<C: Clock> Shared<C> {
         true
     }
 
+    /// `RateLimiter::refund`: the success is uncounted, and the permits go back if the segment
+    /// they were granted in is still the current one (not yet harvested). Only the drainer role
+    /// moves segments, so the check and the un-recording are done holding it: otherwise a slide
+    /// could harvest the grant into its ring slot between the two and free the permits twice. If the
+    /// role stays busy for a bounded spin, the permits are not refunded (they come back when their
+    /// segment leaves the window, as without a refund: never over-admits).
+    fn refund(&self, lease: RateLimitLease) {
+        let Some((stamp, permits)) = lease.grant_of(self.id) else { return };
+        // ORDERING: Relaxed: a statistic; this lease's success was counted before it was returned.
+        self.hot.successes.fetch_sub(1, Ordering::Relaxed);
+        if permits == 0 {
+            return;
+        }
+        for _ in 0..STALE_SPINS {
+            if !self.request_drain() {
+                std::hint::spin_loop();
+                continue;
+            }
+            // The drainer role is ours: no slide can happen until we give it back.
+            let (lo, hi) = split(self.load());
+            if hi == stamp {
+                // Still the grant's segment: its `record` is in `acc[parity]` (it happened before
+                // the lease was returned), not yet harvested.
+                // ORDERING: Relaxed: see `record`; the role orders it before the next harvest.
+                self.hot.acc[parity(lo)].fetch_sub(u64::from(permits), Ordering::Relaxed);
+                // ORDERING: Relaxed: permit accounting.
+                self.update_lo(Ordering::Relaxed, |lo| {
+                    let available = (u64::from(tokens(lo)) + u64::from(permits)).min(u64::from(self.limit)) as u32;
+                    with_tokens(lo, available)
+                });
+            }
+            // Serve queued requests from what came back, and give the role back.
+            self.drain();
+            return;
+        }
+    }
+
     fn queue_full(&self, lo: u64, hi: u64, permits: u32, now: u64) -> Begin {
         self.count_failure_();
         Begin::Done(Ok(Self::failed_lease().with_retry_after(self.retry_after(lo, hi, permits, now))))
@@ -679,6 +723,7 @@ impl<C: Clock> QueueHost for Shared<C> {
                 match self.cas(word, next, Ordering::Release) {
                     Ok(_) => {
                         self.record(parity(lo), permits);
+                        pass.stamp = hi;
                         return true;
                     }
                     Err(actual) => {
@@ -793,7 +838,7 @@ impl<C: Clock> AcquireHost for Shared<C> {
                 Decision::Closed => return Begin::Done(Err(AcquireError::Disposed)),
                 Decision::Take(_) if permits == 0 => {
                     self.count_success_();
-                    return Begin::Done(Ok(Self::success_lease()));
+                    return Begin::Done(Ok(self.success_lease(hi, 0)));
                 }
                 Decision::Take(next_lo) => join(next_lo, hi),
                 Decision::Refuse => {
@@ -812,7 +857,7 @@ impl<C: Clock> AcquireHost for Shared<C> {
                 Ok(_) if lo_state::waiters(split(next).0) == lo_state::waiters(lo) => {
                     self.record(parity(lo), permits);
                     self.count_success_();
-                    return Begin::Done(Ok(Self::success_lease()));
+                    return Begin::Done(Ok(self.success_lease(split(word).1, permits)));
                 }
                 Ok(_) => {
                     word = next;
@@ -832,13 +877,12 @@ impl<C: Clock> AcquireHost for Shared<C> {
         Begin::Queued(node)
     }
 
-    fn finish(&self, _node: &Waiter, state: u8) -> Result<RateLimitLease, AcquireError> {
-        Ok(if state == GRANTED { Self::success_lease() } else { Self::failed_lease() })
+    fn finish(&self, node: &Waiter, state: u8) -> Result<RateLimitLease, AcquireError> {
+        Ok(if state == GRANTED { self.success_lease(node.stamp(), node.permits()) } else { Self::failed_lease() })
     }
 
-    fn abandon(&self, node: &Waiter) {
-        // A granted lease returns nothing when dropped; only a cancel has an effect.
-        self.cancel(node);
+    fn refund(&self, lease: RateLimitLease) {
+        self.refund(lease);
     }
 
     fn cancel(&self, node: &Waiter) -> bool {
@@ -883,6 +927,14 @@ impl<C: Clock> RateLimiter for SlidingWindowRateLimiter<C> {
 
     fn dispose(&self) {
         self.shared.dispose();
+    }
+
+    fn refund(&self, lease: RateLimitLease) {
+        self.shared.refund(lease);
+    }
+
+    fn as_replenishing(&self) -> Option<&dyn ReplenishingRateLimiter> {
+        Some(self)
     }
 }
 

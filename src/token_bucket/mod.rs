@@ -171,6 +171,8 @@ pub(crate) struct Shared<C> {
     queue_limit: u32,
     manual_rule: ManualRule,
     manual: Manual,
+    /// This limiter's identity in the leases it grants (`lease::limiter_id`), for refunds.
+    id: u64,
     clock: C,
 }
 
@@ -264,6 +266,7 @@ impl<C: Clock> Shared<C> {
                 idle_since: AtomicU64::new(now),
                 replenished: AtomicBool::new(false),
             },
+            id: crate::lease::limiter_id(),
             clock,
         }
     }
@@ -315,9 +318,11 @@ impl<C: Clock> Shared<C> {
         self.hot.failures.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// A granted lease; `stamp` is the word's high half after the grant (auto: the end of the
+    /// tick period the grant belongs to; manual fixed window: the window's reset count).
     #[inline]
-    fn success_lease() -> RateLimitLease {
-        RateLimitLease::new(true, Names::RetryAfter)
+    fn success_lease(&self, stamp: u64, permits: u32) -> RateLimitLease {
+        RateLimitLease::granted(Names::RetryAfter, self.id, stamp, permits)
     }
 
     #[inline]
@@ -328,6 +333,13 @@ impl<C: Clock> Shared<C> {
     #[inline]
     fn exceeded(&self, permits: u32) -> AcquireError {
         AcquireError::PermitLimitExceeded { requested: permits, limit: self.params.limit }
+    }
+
+    /// Manual token bucket: whether the high half (the fractional token) is non-zero. (A manual
+    /// fixed window keeps its reset count there instead.)
+    #[inline]
+    fn has_fraction(&self, hi: u64) -> bool {
+        !self.auto && self.manual_rule == ManualRule::Proportional && hi > 0
     }
 
     /// The clock reading used by auto mode (manual mode never needs one on the fast path).
@@ -380,7 +392,7 @@ impl<C: Clock> Shared<C> {
                     // ORDERING: Relaxed: token accounting needs only atomicity (module docs).
                     if self.cas(word, word - u128::from(permits), Ordering::Relaxed).is_ok() {
                         self.count_success_();
-                        return Ok(Self::success_lease());
+                        return Ok(self.success_lease(hi, permits));
                     }
                 } else if self.auto {
                     // Refused with nothing queued: it fits at the first tick that brings enough.
@@ -395,7 +407,7 @@ impl<C: Clock> Shared<C> {
                     // ORDERING: Relaxed: token accounting needs only atomicity (module docs).
                     if self.cas(word, next, Ordering::Relaxed).is_ok() {
                         self.count_success_();
-                        return Ok(Self::success_lease());
+                        return Ok(self.success_lease(view.next, permits));
                     }
                 } else {
                     return Ok(self.refuse_unqueued(view.tokens, view.next, permits, now));
@@ -417,7 +429,7 @@ impl<C: Clock> Shared<C> {
     fn attempt_slow(&self, permits: u32, now: u64) -> Result<RateLimitLease, AcquireError> {
         let mut helped = false;
         let mut word = self.load();
-        loop {
+        let stamp = loop {
             let (lo, hi) = state::split(word);
             if !helped && self.queue_behind(lo, hi, now) {
                 self.catch_up_queue();
@@ -434,27 +446,27 @@ impl<C: Clock> Shared<C> {
             match verdict {
                 Verdict::Take(next) => {
                     if next == word {
-                        break; // zero permits: nothing to write
+                        break hi; // zero permits: nothing to write
                     }
                     // ORDERING: Relaxed: token accounting needs only atomicity (module docs).
                     match self.cas(word, next, Ordering::Relaxed) {
-                        Ok(_) => break,
+                        Ok(_) => break state::split(next).1,
                         Err(actual) => word = actual,
                     }
                 }
                 Verdict::Refuse => return Ok(self.refuse(view, permits, now)),
                 Verdict::Closed => return Err(AcquireError::Disposed),
             }
-        }
+        };
         self.count_success_();
-        Ok(Self::success_lease())
+        Ok(self.success_lease(stamp, permits))
     }
 
     /// .NET rules R1/R2 on the up-to-date state; `Take` carries the whole word to store (equal to
     /// the loaded word when nothing changes).
     #[inline]
     fn decide(&self, lo: u64, hi: u64, view: Now, permits: u32) -> Verdict {
-        if permits == 0 && !self.auto && hi > 0 && !state::is_closed(lo) {
+        if permits == 0 && self.has_fraction(hi) && !state::is_closed(lo) {
             // Manual mode: a fraction of a token counts as "available" for a zero-permit probe.
             return Verdict::Take(state::join(lo, hi));
         }
@@ -681,7 +693,9 @@ impl<C: Clock> Shared<C> {
             if state::tokens(lo) >= self.params.limit {
                 return true;
             }
-            let next = state::join(state::with_tokens(lo, self.params.limit), hi);
+            // A new window: bump the reset count in the high half, so refunds of grants made in
+            // the old window are recognised as expired.
+            let next = state::join(state::with_tokens(lo, self.params.limit), hi.wrapping_add(1).max(1));
             // ORDERING: Relaxed: token accounting (module docs).
             match self.cas(word, next, Ordering::Relaxed) {
                 Ok(_) => break,
@@ -694,6 +708,42 @@ impl<C: Clock> Shared<C> {
         self.manual.replenished.store(true, Ordering::Relaxed);
         self.run_drain_if(self.request_drain());
         true
+    }
+
+    /// `RateLimiter::refund`: the success is uncounted and the tokens go back (capped at the
+    /// limit, which gives exactly the state as if they had never been taken: capping commutes with
+    /// adding ticks). A fixed window takes them back only while the grant's window is current.
+    /// Queued requests are then served from them.
+    pub(crate) fn refund(&self, lease: RateLimitLease) {
+        let Some((stamp, permits)) = lease.grant_of(self.id) else { return };
+        // ORDERING: Relaxed: a statistic; this lease's success was counted before it was returned.
+        self.hot.successes.fetch_sub(1, Ordering::Relaxed);
+        if permits == 0 {
+            return;
+        }
+        let window = self.manual_rule == ManualRule::ResetPerWindow;
+        let now = self.now();
+        let mut word = self.load();
+        let waiters = loop {
+            let (lo, hi) = state::split(word);
+            // A window's grant is refundable only while its window is the current one: the word
+            // still ends that window (auto: and the clock has not reached its end; manual: no reset
+            // since).
+            if window && (hi != stamp || (self.auto && now >= hi)) {
+                return;
+            }
+            let tokens = (u64::from(state::tokens(lo)) + u64::from(permits)).min(u64::from(self.params.limit)) as u32;
+            // ORDERING: Relaxed: token accounting (module docs).
+            match self.cas(word, state::join(state::with_tokens(lo, tokens), hi), Ordering::Relaxed) {
+                Ok(_) => break lo_state::waiters(lo),
+                Err(actual) => word = actual,
+            }
+        };
+        if waiters > 0 {
+            // ORDERING: Relaxed: the drain request's AcqRel CAS orders it before the pass.
+            self.forecast.stale.store(true, Ordering::Relaxed);
+            self.run_drain_if(self.request_drain());
+        }
     }
 
     fn queue_full(&self, view: Now, permits: u32, now: u64) -> Begin {
@@ -710,7 +760,7 @@ impl<C: Clock> QueueHost for Shared<C> {
             let (lo, hi) = state::split(word);
             let tokens = state::tokens(lo);
             let fits =
-                if permits == 0 { pass.replenished || tokens > 0 || (!self.auto && hi > 0) } else { tokens >= permits };
+                if permits == 0 { pass.replenished || tokens > 0 || self.has_fraction(hi) } else { tokens >= permits };
             let next = if fits {
                 let next_lo = lo_state::unregister(lo, 1) - u64::from(permits);
                 // Granted at the word's own point in time; later ticks stay lazily pending. A full
@@ -747,7 +797,10 @@ impl<C: Clock> QueueHost for Shared<C> {
             // ORDERING: Release orders this grant before the node's GRANTED store that the waiter
             // reads (the node CAS is AcqRel too; this keeps the chain explicit).
             match self.cas(word, next, Ordering::Release) {
-                Ok(_) => return true,
+                Ok(_) => {
+                    pass.stamp = state::split(next).1;
+                    return true;
+                }
                 Err(actual) => word = actual,
             }
         }
@@ -838,7 +891,7 @@ impl<C: Clock> QueueHost for Shared<C> {
         // ORDERING: Relaxed: see `try_replenish`.
         let replenished = !self.auto && self.manual.replenished.swap(false, Ordering::Relaxed);
         let (lo, hi) = state::split(self.load());
-        replenished || state::tokens(lo) > 0 || (!self.auto && hi > 0)
+        replenished || state::tokens(lo) > 0 || self.has_fraction(hi)
     }
 
     fn give_back(&self, permits: u32) {
@@ -899,7 +952,7 @@ impl<C: Clock> AcquireHost for Shared<C> {
                 Verdict::Closed => return Begin::Done(Err(AcquireError::Disposed)),
                 Verdict::Take(next) if next == word => {
                     self.count_success_();
-                    return Begin::Done(Ok(Self::success_lease()));
+                    return Begin::Done(Ok(self.success_lease(hi, permits)));
                 }
                 Verdict::Take(next) => next,
                 Verdict::Refuse => {
@@ -920,7 +973,7 @@ impl<C: Clock> AcquireHost for Shared<C> {
             match self.cas(word, next, Ordering::AcqRel) {
                 Ok(_) if lo_state::waiters(state::split(next).0) == lo_state::waiters(lo) => {
                     self.count_success_();
-                    return Begin::Done(Ok(Self::success_lease()));
+                    return Begin::Done(Ok(self.success_lease(state::split(next).1, permits)));
                 }
                 Ok(_) => {
                     word = next;
@@ -941,13 +994,12 @@ impl<C: Clock> AcquireHost for Shared<C> {
         Begin::Queued(node)
     }
 
-    fn finish(&self, _node: &Waiter, state: u8) -> Result<RateLimitLease, AcquireError> {
-        Ok(if state == GRANTED { Self::success_lease() } else { Self::failed_lease() })
+    fn finish(&self, node: &Waiter, state: u8) -> Result<RateLimitLease, AcquireError> {
+        Ok(if state == GRANTED { self.success_lease(node.stamp(), node.permits()) } else { Self::failed_lease() })
     }
 
-    fn abandon(&self, node: &Waiter) {
-        // A granted token-bucket lease returns nothing when dropped; only a cancel has an effect.
-        self.cancel(node);
+    fn refund(&self, lease: RateLimitLease) {
+        self.refund(lease);
     }
 
     fn cancel(&self, node: &Waiter) -> bool {
@@ -1025,6 +1077,14 @@ impl<C: Clock> RateLimiter for TokenBucketRateLimiter<C> {
 
     fn dispose(&self) {
         self.shared.dispose();
+    }
+
+    fn refund(&self, lease: RateLimitLease) {
+        self.shared.refund(lease);
+    }
+
+    fn as_replenishing(&self) -> Option<&dyn ReplenishingRateLimiter> {
+        Some(self)
     }
 }
 

@@ -31,8 +31,14 @@ pub(crate) trait AcquireHost: Sync {
         if state == WAITING && self.cancel(node) {
             return;
         }
-        // Decided already: a grant becomes a lease that is dropped at once, returning its permits.
-        drop(self.finish(node, node.state()));
+        // Decided already: a grant is refunded at once (the caller never saw it: no trace).
+        if let Ok(lease) = self.finish(node, node.state()) {
+            self.refund(lease);
+        }
+    }
+    /// Gives an unseen or unwanted grant back (`RateLimiter::refund`); dropping by default.
+    fn refund(&self, lease: RateLimitLease) {
+        drop(lease);
     }
     /// Cancels a waiting node; true if the cancel won.
     fn cancel(&self, node: &Waiter) -> bool;

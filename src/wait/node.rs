@@ -50,12 +50,21 @@ pub(crate) struct Waiter {
     /// Time-based limiters: the clock reading (nanoseconds) at which this request, next in line,
     /// fits; the waiting side sleeps until then and asks for a drain. `NO_DEADLINE` otherwise.
     wake_at: AtomicU64,
+    /// The grant's stamp (time-based limiters: the window or segment it was granted in), written
+    /// by the drainer before the `GRANTED` transition that publishes it.
+    stamp: AtomicU64,
     wake: Wake,
 }
 
 impl Waiter {
     pub(crate) fn new(permits: u32, wake: Wake) -> Self {
-        Self { state: AtomicU8::new(WAITING), permits, wake_at: AtomicU64::new(NO_DEADLINE), wake }
+        Self {
+            state: AtomicU8::new(WAITING),
+            permits,
+            wake_at: AtomicU64::new(NO_DEADLINE),
+            stamp: AtomicU64::new(0),
+            wake,
+        }
     }
 
     /// The deadline set by the drainer, or `NO_DEADLINE`.
@@ -80,6 +89,21 @@ impl Waiter {
         // ORDERING: AcqRel: a plain claim of the value; the drain it triggers is ordered by the
         // limiter's word.
         self.wake_at.compare_exchange(seen, NO_DEADLINE, Ordering::AcqRel, Ordering::Acquire).is_ok()
+    }
+
+    /// The drainer records the grant's stamp (before `complete(GRANTED)`).
+    #[inline]
+    pub(crate) fn set_stamp(&self, stamp: u64) {
+        // ORDERING: Relaxed: published by the AcqRel `complete` CAS that follows.
+        self.stamp.store(stamp, Ordering::Relaxed);
+    }
+
+    /// The grant's stamp; meaningful once the node was seen `GRANTED`.
+    #[inline]
+    pub(crate) fn stamp(&self) -> u64 {
+        // ORDERING: Relaxed: the caller saw `GRANTED` with Acquire (`state`), which orders the
+        // drainer's `set_stamp` before this load.
+        self.stamp.load(Ordering::Relaxed)
     }
 
     #[inline]

@@ -44,6 +44,9 @@ pub(crate) struct Pass {
     pub(crate) replenished: bool,
     /// Time-based hosts: the tick this pass has walked to (grants happen at that instant), if any.
     pub(crate) at: Option<u64>,
+    /// Set by a successful `try_take_for_waiter`: the grant's stamp (see `RateLimitLease`'s
+    /// refunds), handed to the node before it is marked granted.
+    pub(crate) stamp: u64,
 }
 
 /// Outcome of a queue-space reservation.
@@ -198,7 +201,7 @@ impl WaitQueue {
 
     /// Grants from the head (OldestFirst) or tail (NewestFirst) until a request does not fit.
     fn grant<H: QueueHost>(&self, deque: &mut VecDeque<Arc<Waiter>>, host: &H) {
-        let mut pass = Pass { replenished: host.has_available(), at: None };
+        let mut pass = Pass { replenished: host.has_available(), at: None, stamp: 0 };
         while let Some(node) = self.next(deque) {
             if node.state() != WAITING {
                 // Cancelled: drop the placeholder.
@@ -212,6 +215,7 @@ impl WaitQueue {
                 break;
             }
             self.pop_next(deque);
+            node.set_stamp(pass.stamp);
             if node.complete(GRANTED) {
                 self.unreserve(node.permits());
                 host.count_success();
