@@ -108,6 +108,24 @@ pub trait RateLimiter: Send + Sync {
     fn as_replenishing(&self) -> Option<&dyn ReplenishingRateLimiter> {
         None
     }
+
+    /// Disposes the limiter if it has been idle (see [`idle_duration`](RateLimiter::idle_duration))
+    /// for at least `min_idle`; true if this call disposed it (or it was disposed already).
+    ///
+    /// The built-in limiters decide and dispose in one atomic step, so a request racing the call
+    /// is either served first (and the limiter is not idle) or finds the limiter disposed: nothing
+    /// is granted by a limiter that is being evicted. A
+    /// [`PartitionedRateLimiter`](crate::PartitionedRateLimiter) evicts idle partitions with it.
+    /// The default implementation checks `idle_duration` and then calls `dispose`, which is not
+    /// atomic.
+    fn dispose_if_idle(&self, min_idle: Duration) -> bool {
+        if self.idle_duration().is_some_and(|idle| idle >= min_idle) {
+            self.dispose();
+            true
+        } else {
+            false
+        }
+    }
 }
 
 /// A limiter whose permits come back with time.
@@ -145,5 +163,8 @@ impl<L: RateLimiter + ?Sized> RateLimiter for std::sync::Arc<L> {
     }
     fn as_replenishing(&self) -> Option<&dyn ReplenishingRateLimiter> {
         (**self).as_replenishing()
+    }
+    fn dispose_if_idle(&self, min_idle: Duration) -> bool {
+        (**self).dispose_if_idle(min_idle)
     }
 }

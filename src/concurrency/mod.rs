@@ -351,6 +351,25 @@ impl<C: Clock> Shared<C> {
         Some(Duration::from_nanos(self.clock.now_nanos().saturating_sub(since)))
     }
 
+    /// `RateLimiter::dispose_if_idle`: one CAS from the idle word (everything available, nothing
+    /// queued, no drainer) to the same word closed.
+    fn dispose_if_idle(&self, min_idle: Duration) -> bool {
+        let word = self.load();
+        if state::is_closed(word) {
+            return true;
+        }
+        if word & !(state::AVAILABLE_MASK | state::HANDLE_GONE) != 0 || !state::is_idle(word, self.permit_limit) {
+            return false;
+        }
+        // ORDERING: Relaxed: see `stamp_idle`.
+        let since = self.hot.idle_since.load(Ordering::Relaxed);
+        if self.clock.now_nanos().saturating_sub(since) < min_idle.as_nanos().min(u128::from(u64::MAX)) as u64 {
+            return false;
+        }
+        // ORDERING: AcqRel, as for `dispose`'s close (nothing is queued, so nothing else to order).
+        self.hot.word.compare_exchange(word, word | state::CLOSED, Ordering::AcqRel, Ordering::Relaxed).is_ok()
+    }
+
     fn queue_full(&self) -> Begin {
         self.count_failure_();
         Begin::Done(Ok(Self::failed_lease().with_reason_phrase(QUEUE_LIMIT_REACHED)))
@@ -524,6 +543,10 @@ impl<C: Clock> RateLimiter for ConcurrencyLimiter<C> {
 
     fn refund(&self, lease: RateLimitLease) {
         self.shared().refund(lease);
+    }
+
+    fn dispose_if_idle(&self, min_idle: Duration) -> bool {
+        self.shared().dispose_if_idle(min_idle)
     }
 }
 

@@ -135,6 +135,10 @@ impl<C: Clock> RateLimiter for FixedWindowRateLimiter<C> {
     fn as_replenishing(&self) -> Option<&dyn ReplenishingRateLimiter> {
         Some(self)
     }
+
+    fn dispose_if_idle(&self, min_idle: Duration) -> bool {
+        self.shared.dispose_if_idle(min_idle)
+    }
 }
 
 impl<C: Clock> ReplenishingRateLimiter for FixedWindowRateLimiter<C> {

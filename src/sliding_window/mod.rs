@@ -137,6 +137,9 @@ struct Shared<C> {
     last: AtomicU64,
     /// When the window last became whole again (or construction).
     idle_since: AtomicU64,
+    /// Refunds handed to the drainer: permits (low half) granted in the segment whose word high
+    /// half was the stamp (high half); 0 permits when empty. See `refund`.
+    refunds: AtomicU128,
     queue: WaitQueue,
     limit: u32,
     segments: u64,
@@ -194,6 +197,7 @@ impl<C: Clock> SlidingWindowRateLimiter<C> {
                 pending: AtomicU64::new(0),
                 last: AtomicU64::new(now),
                 idle_since: AtomicU64::new(now),
+                refunds: AtomicU128::new(0),
                 queue: WaitQueue::new(options.queue_processing_order, options.queue_limit),
                 limit: options.permit_limit,
                 segments,
@@ -514,6 +518,8 @@ impl<C: Clock> Shared<C> {
             // SAFETY: the caller holds the drainer role, the only accessor of `segment`.
             let k = unsafe { *segment };
             let s = self.segments;
+            // A refund of this segment's grants must be applied before they are harvested.
+            self.apply_refunds();
             let (lo, _) = split(self.load());
             // ORDERING: Relaxed: the harvest only needs atomicity (late adds: module docs).
             let current = self.hot.acc[parity(lo)].swap(0, Ordering::Relaxed);
@@ -667,11 +673,14 @@ impl<C: Clock> Shared<C> {
     }
 
     /// `RateLimiter::refund`: the success is uncounted, and the permits go back if the segment
-    /// they were granted in is still the current one (not yet harvested). Only the drainer role
-    /// moves segments, so the check and the un-recording are done holding it: otherwise a slide
-    /// could harvest the grant into its ring slot between the two and free the permits twice. If the
-    /// role stays busy for a bounded spin, the permits are not refunded (they come back when their
-    /// segment leaves the window, as without a refund: never over-admits).
+    /// they were granted in is still the current one (not yet harvested).
+    ///
+    /// Only the drainer role moves segments, and un-recording a grant must not race a harvest
+    /// (which could count the grant in its ring slot after the permits were returned: freed twice).
+    /// So the refund is handed to the drainer through the `refunds` mailbox and a drain is
+    /// requested; the role holder applies it at the start of its next pass, or before harvesting
+    /// the segment, if the stamp still names the current segment (else the permits have been
+    /// harvested and come back when their segment expires).
     fn refund(&self, lease: RateLimitLease) {
         let Some((stamp, permits)) = lease.grant_of(self.id) else { return };
         // ORDERING: Relaxed: a statistic; this lease's success was counted before it was returned.
@@ -679,28 +688,86 @@ impl<C: Clock> Shared<C> {
         if permits == 0 {
             return;
         }
-        for _ in 0..STALE_SPINS {
-            if !self.request_drain() {
-                std::hint::spin_loop();
-                continue;
+        let mut mail = self.refunds.load(Ordering::Acquire);
+        loop {
+            let (_, hi) = split(self.load());
+            if hi != stamp {
+                return; // the grant's segment has passed (harvested or being harvested)
             }
-            // The drainer role is ours: no slide can happen until we give it back.
-            let (lo, hi) = split(self.load());
-            if hi == stamp {
-                // Still the grant's segment: its `record` is in `acc[parity]` (it happened before
-                // the lease was returned), not yet harvested.
-                // ORDERING: Relaxed: see `record`; the role orders it before the next harvest.
-                self.hot.acc[parity(lo)].fetch_sub(u64::from(permits), Ordering::Relaxed);
-                // ORDERING: Relaxed: permit accounting.
-                self.update_lo(Ordering::Relaxed, |lo| {
-                    let available = (u64::from(tokens(lo)) + u64::from(permits)).min(u64::from(self.limit)) as u32;
-                    with_tokens(lo, available)
-                });
+            let (held, held_stamp) = split(mail);
+            let next = if held > 0 && held_stamp == stamp {
+                join(held + u64::from(permits), stamp)
+            } else if held > 0 && self.newer(held_stamp, stamp) {
+                return; // unreachable in practice: `hi == stamp` was just read
+            } else {
+                // Empty, or an expired refund the drainer would discard anyway.
+                join(u64::from(permits), stamp)
+            };
+            // ORDERING: AcqRel: Release publishes this thread's view (the grant's `record` happened
+            // before the lease was returned) to the drainer's Acquire swap; Acquire on success
+            // orders us after the refunds we merge with.
+            match self.refunds.compare_exchange_weak(mail, next, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => break,
+                Err(actual) => mail = actual,
             }
-            // Serve queued requests from what came back, and give the role back.
-            self.drain();
-            return;
         }
+        self.run_drain_if(self.request_drain());
+    }
+
+    /// Whether segment stamp `a` is later than `b` (auto: boundaries grow; manual: the count
+    /// shrinks).
+    fn newer(&self, a: u64, b: u64) -> bool {
+        if self.auto { a > b } else { a < b }
+    }
+
+    /// Drainer only: applies the mailed refund if its segment is still the current one.
+    fn apply_refunds(&self) {
+        // ORDERING: AcqRel: Acquire pairs with the refunders' Release CAS (their grants' records
+        // are then ordered before the un-recording below).
+        let mut mail = self.refunds.load(Ordering::Acquire);
+        let (permits, stamp) = loop {
+            let (permits, stamp) = split(mail);
+            if permits == 0 {
+                return;
+            }
+            match self.refunds.compare_exchange_weak(mail, 0, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => break (permits, stamp),
+                Err(actual) => mail = actual,
+            }
+        };
+        let (lo, hi) = split(self.load());
+        if hi != stamp {
+            return; // harvested: the permits come back when their segment expires
+        }
+        // The role is held, so this segment is not harvested before the un-recording.
+        // ORDERING: Relaxed: see `record`.
+        self.hot.acc[parity(lo)].fetch_sub(permits, Ordering::Relaxed);
+        // ORDERING: Relaxed: permit accounting.
+        self.update_lo(Ordering::Relaxed, |lo| {
+            let available = (u64::from(tokens(lo)) + permits).min(u64::from(self.limit)) as u32;
+            with_tokens(lo, available)
+        });
+    }
+
+    /// `RateLimiter::dispose_if_idle`: one CAS from the idle word (whole, nothing queued, no
+    /// drainer) to the same word closed, so no request can be granted by an evicted limiter.
+    fn dispose_if_idle(&self, min_idle: Duration) -> bool {
+        let now = self.clock.now_nanos();
+        let word = self.load();
+        let (lo, hi) = split(word);
+        if lo_state::is_closed(lo) {
+            return true;
+        }
+        if lo & !(lo_state::AVAILABLE_MASK | PARITY) != 0 || tokens(lo) < self.limit {
+            return false;
+        }
+        // ORDERING: Relaxed: see `slide`.
+        let since = self.idle_since.load(Ordering::Relaxed);
+        if u128::from(now.saturating_sub(since)) < min_idle.as_nanos() {
+            return false;
+        }
+        // ORDERING: AcqRel: stronger than needed (nothing is queued to order), as for disposal.
+        self.cas(word, join(lo | lo_state::CLOSED, hi), Ordering::AcqRel).is_ok()
     }
 
     fn queue_full(&self, lo: u64, hi: u64, permits: u32, now: u64) -> Begin {
@@ -774,6 +841,10 @@ impl<C: Clock> QueueHost for Shared<C> {
 
     fn has_available(&self) -> bool {
         tokens(split(self.load()).0) > 0
+    }
+
+    fn before_pass(&self) {
+        self.apply_refunds();
     }
 
     fn give_back(&self, permits: u32) {
@@ -935,6 +1006,10 @@ impl<C: Clock> RateLimiter for SlidingWindowRateLimiter<C> {
 
     fn as_replenishing(&self) -> Option<&dyn ReplenishingRateLimiter> {
         Some(self)
+    }
+
+    fn dispose_if_idle(&self, min_idle: Duration) -> bool {
+        self.shared.dispose_if_idle(min_idle)
     }
 }
 

@@ -746,6 +746,35 @@ impl<C: Clock> Shared<C> {
         }
     }
 
+    /// `RateLimiter::dispose_if_idle`: one CAS from the idle word (full as of now, nothing queued,
+    /// no drainer) to the same word closed, so no request can be granted by an evicted limiter.
+    pub(crate) fn dispose_if_idle(&self, min_idle: Duration) -> bool {
+        let now = self.clock.now_nanos();
+        let word = self.load();
+        let (lo, hi) = state::split(word);
+        if state::is_closed(lo) {
+            return true;
+        }
+        if lo & !lo_state::AVAILABLE_MASK != 0 {
+            return false; // queued requests or a drain pass in progress
+        }
+        let view = self.view(lo, hi, if self.auto { now } else { 0 });
+        if view.tokens < self.params.limit {
+            return false;
+        }
+        let since = if self.auto {
+            view.stored_next.saturating_sub(self.params.period)
+        } else {
+            // ORDERING: Relaxed: see `idle_duration`.
+            self.manual.idle_since.load(Ordering::Relaxed)
+        };
+        if u128::from(now.saturating_sub(since)) < min_idle.as_nanos() {
+            return false;
+        }
+        // ORDERING: AcqRel: stronger than needed (nothing is queued to order), as for disposal.
+        self.cas(word, state::join(lo | lo_state::CLOSED, hi), Ordering::AcqRel).is_ok()
+    }
+
     fn queue_full(&self, view: Now, permits: u32, now: u64) -> Begin {
         self.count_failure_();
         Begin::Done(Ok(Self::failed_lease().with_retry_after(self.retry_after(view, permits, now))))
@@ -1085,6 +1114,10 @@ impl<C: Clock> RateLimiter for TokenBucketRateLimiter<C> {
 
     fn as_replenishing(&self) -> Option<&dyn ReplenishingRateLimiter> {
         Some(self)
+    }
+
+    fn dispose_if_idle(&self, min_idle: Duration) -> bool {
+        self.shared.dispose_if_idle(min_idle)
     }
 }
 

@@ -23,6 +23,9 @@ pub(crate) trait QueueHost {
     /// End of a pass (not after disposal): `deque` holds the queued nodes (oldest at the front,
     /// cancelled ones included), the last `appended` of them moved in from the inbox by this pass.
     fn after_pass(&self, _deque: &VecDeque<Arc<Waiter>>, _appended: usize) {}
+    /// Called under the drainer role at the start of every pass, before any grant (the sliding
+    /// window applies refunds handed to it here).
+    fn before_pass(&self) {}
     /// Whether any permit is available now.
     fn has_available(&self) -> bool;
     /// Gives back permits taken by `try_take_for_waiter` for a waiter that was cancelled in between.
@@ -167,6 +170,7 @@ impl WaitQueue {
                 deque.push_back(node);
                 appended += 1;
             }
+            host.before_pass();
             if host.is_closed() {
                 self.fail_all(deque, host);
                 return;
