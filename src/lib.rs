@@ -70,6 +70,7 @@ mod fixed_window;
 mod lease;
 mod limiter;
 mod noop;
+mod partitioned;
 mod sliding_window;
 mod stats;
 mod sync;
@@ -85,6 +86,9 @@ pub use fixed_window::{FixedWindowRateLimiter, FixedWindowRateLimiterOptions};
 pub use lease::{MetadataName, RateLimitLease};
 pub use limiter::{QueueProcessingOrder, RateLimiter, ReplenishingRateLimiter};
 pub use noop::NoopLimiter;
+pub use partitioned::{
+    PARTITION_LIMIT_REACHED, PartitionedRateLimiter, PartitionedRateLimiterOptions, RateLimitPartition,
+};
 pub use sliding_window::{SlidingWindowRateLimiter, SlidingWindowRateLimiterOptions};
 pub use stats::RateLimiterStatistics;
 pub use token_bucket::{TokenBucketRateLimiter, TokenBucketRateLimiterOptions};
