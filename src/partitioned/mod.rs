@@ -13,14 +13,17 @@
 //! call (other keys are not blocked), and only the first partition's factory is ever used.
 //!
 //! **Eviction without a heartbeat.** Every entry's key is also in a lock-free FIFO (the *ring*).
-//! Each new key, and every 256th request of each thread, examines the ring's oldest keys: an entry
+//! Each new key examines the ring's two oldest keys (and each queued acquisition one): an entry
 //! whose limiter has been idle for `idle_timeout` is retired with
 //! [`RateLimiter::dispose_if_idle`] (for the built-in limiters one CAS from the idle state to
 //! disposed, so no request can be granted by a limiter that is being evicted: a racing request
 //! either makes it non-idle first or finds it disposed and retries on a fresh partition); a
 //! no-limiter partition is retired once unused for `idle_timeout`; others go back to the ring. Each
 //! step is O(1): there is never a sweep over all partitions (unless asked for with
-//! [`PartitionedRateLimiter::evict_idle`]).
+//! [`PartitionedRateLimiter::evict_idle`]). Memory grows only with new keys, and every new key
+//! examines two old ones, so the live partitions stay bounded by the keys used within about the
+//! idle timeout (twice that in the worst case of the ring's order); an existing-key request does
+//! no eviction work at all.
 //!
 //! **The cap.** With `max_partitions` set, a new key takes a slot (an atomic count) before it is
 //! inserted; when all are taken, up to 64 ring entries are examined for idle partitions to evict,
@@ -32,7 +35,6 @@ mod partition;
 
 pub use partition::RateLimitPartition;
 
-use std::cell::Cell;
 use std::fmt;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
@@ -342,23 +344,10 @@ struct Keyed<R: ?Sized, K, C: Clock, P> {
     _resource: std::marker::PhantomData<fn(&R)>,
 }
 
-/// How a request on an entry ended.
-enum Use<T> {
-    Done(T),
-    /// The entry was being retired: look the key up again.
-    Retry,
-}
-
 /// Ring entries examined per new key (so eviction keeps up with a flood of new keys).
 const STEPS_PER_INSERT: usize = 2;
-/// A thread examines one ring entry every this many requests.
-const REQUESTS_PER_STEP: u32 = 256;
 /// Ring entries examined to make room when the cap is reached.
 const STEPS_WHEN_FULL: usize = 64;
-
-thread_local! {
-    static REQUESTS: Cell<u32> = const { Cell::new(0) };
-}
 
 impl<R, K, C, P> Keyed<R, K, C, P>
 where
@@ -384,19 +373,6 @@ where
     fn check_open(&self) -> Result<(), AcquireError> {
         // ORDERING: Acquire pairs with `dispose`'s Release store.
         if self.disposed.load(Ordering::Acquire) { Err(AcquireError::Disposed) } else { Ok(()) }
-    }
-
-    /// Every `REQUESTS_PER_STEP`-th request of this thread examines one ring entry.
-    #[inline]
-    fn tick(&self) {
-        let due = REQUESTS.with(|n| {
-            let next = n.get().wrapping_add(1);
-            n.set(next);
-            next % REQUESTS_PER_STEP == 0
-        });
-        if due {
-            self.sweep(1);
-        }
     }
 
     /// The entry's limiter, building it with the partition's factory on first use.
@@ -429,12 +405,11 @@ where
         entry.retiring.load(Ordering::Relaxed)
     }
 
-    /// Runs `f` on the key's limiter under the map's guard (the hot path: no `Arc` clone).
-    #[inline]
+    /// Runs `f` on the key's limiter under the map's guard (building the partition if needed).
     fn with_limiter<T>(
         &self,
         partition: &RateLimitPartition<K, C>,
-        mut f: impl FnMut(&dyn RateLimiter, &Entry) -> Use<T>,
+        f: impl FnOnce(&dyn RateLimiter) -> T,
     ) -> Result<Result<T, AcquireError>, Refused> {
         loop {
             if self.check_open().is_err() {
@@ -443,18 +418,7 @@ where
             {
                 let map = self.map.pin();
                 if let Some(entry) = map.get(&partition.key) {
-                    let limiter = match self.limiter(entry, &partition.key, &partition.factory) {
-                        Ok(limiter) => limiter,
-                        Err(e) => return Ok(Err(e)),
-                    };
-                    match f(limiter, entry) {
-                        Use::Done(result) => {
-                            drop(map);
-                            self.tick();
-                            return Ok(Ok(result));
-                        }
-                        Use::Retry => {}
-                    }
+                    return Ok(self.limiter(entry, &partition.key, &partition.factory).map(f));
                 }
             }
             self.insert(partition)?;
@@ -595,14 +559,22 @@ where
     #[inline]
     fn attempt(&self, resource: &R, permits: u32) -> Result<RateLimitLease, AcquireError> {
         let partition = (self.partitioner)(resource);
-        let outcome = self.with_limiter(&partition, |limiter, entry| {
-            let result = limiter.attempt_acquire(permits);
-            if Self::retired(entry, &result) { Use::Retry } else { Use::Done(result) }
-        });
-        match outcome {
-            Ok(Ok(result)) => result,
-            Ok(Err(e)) => Err(e),
-            Err(refused) => refused.outcome(),
+        // The hot path, written out: one guarded lookup and the partition's own decision.
+        loop {
+            self.check_open()?;
+            {
+                let map = self.map.pin();
+                if let Some(entry) = map.get(&partition.key) {
+                    let result = self.limiter(entry, &partition.key, &partition.factory)?.attempt_acquire(permits);
+                    if !Self::retired(entry, &result) {
+                        return result;
+                    }
+                    continue;
+                }
+            }
+            if let Err(refused) = self.insert(&partition) {
+                return refused.outcome();
+            }
         }
     }
 
@@ -618,7 +590,7 @@ where
                 let limiter = self.limiter(&entry, &partition.key, &partition.factory)?;
                 let result = limiter.acquire(permits).await;
                 if !Self::retired(&entry, &result) {
-                    self.tick();
+                    self.sweep(1);
                     return result;
                 }
             }
@@ -635,7 +607,7 @@ where
             let limiter = self.limiter(&entry, &partition.key, &partition.factory)?;
             let result = limiter.blocking_acquire(permits);
             if !Self::retired(&entry, &result) {
-                self.tick();
+                self.sweep(1);
                 return result;
             }
         }
@@ -643,7 +615,7 @@ where
 
     fn statistics(&self, resource: &R) -> Option<RateLimiterStatistics> {
         let partition = (self.partitioner)(resource);
-        match self.with_limiter(&partition, |limiter, _| Use::Done(limiter.statistics())) {
+        match self.with_limiter(&partition, |limiter| limiter.statistics()) {
             Ok(Ok(stats)) => stats,
             _ => None,
         }
