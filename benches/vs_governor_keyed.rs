@@ -21,7 +21,7 @@ use std::sync::Barrier;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, criterion_main};
 use governor::DefaultKeyedRateLimiter;
 use tollgate::{PartitionedRateLimiter, RateLimitPartition, TokenBucketRateLimiterOptions};
 
@@ -140,5 +140,14 @@ fn benches(c: &mut Criterion) {
     contender::<Governor>(c);
 }
 
-criterion_group!(keyed, benches);
+// Written out instead of `criterion_group!`, whose generated `pub fn` has no doc comment.
+fn keyed() {
+    let mut criterion = Criterion::default()
+        .measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_secs(1))
+        .sample_size(30)
+        .configure_from_args();
+    benches(&mut criterion);
+}
+
 criterion_main!(keyed);
