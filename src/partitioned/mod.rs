@@ -744,6 +744,9 @@ impl<R: ?Sized + 'static> Core<R> for ChainedCore<R> {
     }
 
     fn statistics(&self, resource: &R) -> Option<RateLimiterStatistics> {
+        // After disposal: `None`, as for every partitioned limiter (and without building the
+        // inner limiters' partitions).
+        self.check_open().ok()?;
         let mut total = RateLimiterStatistics {
             current_available_permits: i64::MAX as u64,
             current_queued_count: 0,
