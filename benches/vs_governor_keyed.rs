@@ -12,6 +12,9 @@
 //! * `keyed_many/1_thread`, `keyed_many/2_threads`: keys drawn from 10,000 live keys, skewed
 //!   (a quarter of the calls on 10 keys, the rest spread uniformly), a fixed precomputed sequence.
 //!
+//! `tollgate_one_bucket_no_map` is one token bucket serving every key (no map): the floor the
+//! partition layer adds to.
+//!
 //! Does not measure: key creation, eviction, queued waits, memory (see `tests/partition_memory.rs`).
 //! Compare only as ratios within one group of one run.
 
@@ -53,6 +56,21 @@ impl Keyed for Tollgate {
     #[inline]
     fn check(&self, key: &u64) -> bool {
         self.0.attempt_acquire(key, 1).map(|lease| lease.is_acquired()).unwrap_or(false)
+    }
+}
+
+/// The floor: one token bucket for every key (no map), to show what the partition layer costs.
+struct Unkeyed(tollgate::TokenBucketRateLimiter);
+
+impl Keyed for Unkeyed {
+    const NAME: &'static str = "tollgate_one_bucket_no_map";
+    fn build() -> Self {
+        Unkeyed(tollgate::TokenBucketRateLimiter::new(options()).expect("valid options"))
+    }
+    #[inline]
+    fn check(&self, _key: &u64) -> bool {
+        use tollgate::RateLimiter;
+        self.0.attempt_acquire(1).map(|lease| lease.is_acquired()).unwrap_or(false)
     }
 }
 
@@ -138,6 +156,7 @@ fn contender<L: Keyed>(c: &mut Criterion) {
 fn benches(c: &mut Criterion) {
     contender::<Tollgate>(c);
     contender::<Governor>(c);
+    contender::<Unkeyed>(c);
 }
 
 // Written out instead of `criterion_group!`, whose generated `pub fn` has no doc comment.

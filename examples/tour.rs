@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tollgate::{
-    ConcurrencyLimiter, ConcurrencyLimiterOptions, FixedWindowRateLimiter, FixedWindowRateLimiterOptions,
-    QueueProcessingOrder, RateLimiter, SlidingWindowRateLimiter, SlidingWindowRateLimiterOptions,
-    TokenBucketRateLimiter, TokenBucketRateLimiterOptions,
+    ChainedRateLimiter, ConcurrencyLimiter, ConcurrencyLimiterOptions, FixedWindowRateLimiter,
+    FixedWindowRateLimiterOptions, PartitionedRateLimiter, QueueProcessingOrder, RateLimitPartition, RateLimiter,
+    SlidingWindowRateLimiter, SlidingWindowRateLimiterOptions, TokenBucketRateLimiter, TokenBucketRateLimiterOptions,
 };
 
 fn main() {
@@ -19,6 +19,94 @@ fn main() {
     token_bucket_under_load();
     fixed_window_under_load();
     sliding_window_under_load();
+    chained_all_or_nothing();
+    partitioned_per_client();
+}
+
+fn chained_all_or_nothing() {
+    println!("== ChainedRateLimiter: a token bucket (100 tokens, +50 per 10 ms) then 4 in flight ==");
+    let bucket = Arc::new(
+        TokenBucketRateLimiter::new(TokenBucketRateLimiterOptions {
+            token_limit: 100,
+            tokens_per_period: 50,
+            replenishment_period: Duration::from_millis(10),
+            ..Default::default()
+        })
+        .expect("valid options"),
+    );
+    let in_flight =
+        Arc::new(ConcurrencyLimiter::new(ConcurrencyLimiterOptions { permit_limit: 4, ..Default::default() }).unwrap());
+    let chain =
+        Arc::new(ChainedRateLimiter::new(vec![bucket.clone(), in_flight.clone()]).expect("one limiter or more"));
+    let started = Instant::now();
+    let run_for = Duration::from_millis(100);
+    let (admitted, refused) = (AtomicU64::new(0), AtomicU64::new(0));
+    std::thread::scope(|scope| {
+        for _ in 0..8 {
+            scope.spawn(|| {
+                while started.elapsed() < run_for {
+                    let lease = chain.attempt_acquire(1).expect("not disposed");
+                    if lease.is_acquired() {
+                        admitted.fetch_add(1, Ordering::Relaxed);
+                        std::thread::sleep(Duration::from_micros(200)); // work while holding a slot
+                    } else {
+                        refused.fetch_add(1, Ordering::Relaxed);
+                        std::thread::sleep(Duration::from_micros(100));
+                    }
+                }
+            });
+        }
+    });
+    let admitted = admitted.into_inner();
+    let bucket_stats = bucket.statistics().unwrap();
+    println!(
+        "admitted {admitted}, refused {}; the bucket counted {} successes: every token taken by a request that \
+         the concurrency limiter then refused was given back",
+        refused.into_inner(),
+        bucket_stats.total_successful_leases
+    );
+    assert_eq!(bucket_stats.total_successful_leases, admitted, "all-or-nothing");
+    println!();
+}
+
+fn partitioned_per_client() {
+    println!("== PartitionedRateLimiter: a token bucket per client (5 tokens, +5 per 20 ms); \"admin\" unlimited ==");
+    let limiter = PartitionedRateLimiter::new(|client: &String| {
+        if client == "admin" {
+            RateLimitPartition::get_no_limiter(client.clone())
+        } else {
+            RateLimitPartition::get_token_bucket_limiter(client.clone(), |_| TokenBucketRateLimiterOptions {
+                token_limit: 5,
+                tokens_per_period: 5,
+                replenishment_period: Duration::from_millis(20),
+                ..Default::default()
+            })
+        }
+    });
+    let clients = ["alice", "bob", "carol", "admin"].map(String::from);
+    let started = Instant::now();
+    let run_for = Duration::from_millis(100);
+    let mut table = Vec::new();
+    for client in &clients {
+        let (mut admitted, mut refused, mut retry) = (0u64, 0u64, Duration::ZERO);
+        while started.elapsed() < run_for * (table.len() as u32 + 1) / clients.len() as u32 {
+            let lease = limiter.attempt_acquire(client, 1).expect("not disposed");
+            if lease.is_acquired() {
+                admitted += 1;
+            } else {
+                refused += 1;
+                retry = lease.retry_after().unwrap_or_default();
+            }
+            std::thread::sleep(Duration::from_micros(500));
+        }
+        table.push((client, admitted, refused, retry));
+    }
+    println!("{:<8} {:>9} {:>8} {:>16}", "client", "admitted", "refused", "last retry-after");
+    for (client, admitted, refused, retry) in table {
+        println!("{client:<8} {admitted:>9} {refused:>8} {:>16}", format!("{retry:?}"));
+    }
+    println!("{} partitions live", limiter.partition_count());
+    println!();
 }
 
 fn sliding_window_under_load() {
