@@ -18,6 +18,8 @@
 //! | [`SlidingWindowRateLimiter`] | `permit_limit` in any window of `segments_per_window` segments | per segment, one window after they were taken |
 //! | [`NoopLimiter`] | nothing (every request succeeds) | — |
 //! | [`TokenBucketRateLimiter`] | a rate with bursts: `token_limit` tokens, `tokens_per_period` more per period | with time (lazily computed), or on [`ReplenishingRateLimiter::try_replenish`] |
+//! | [`ChainedRateLimiter`] | several limiters at once (e.g. a rate *and* a concurrency limit), all-or-nothing | as each inner limiter's |
+//! | [`PartitionedRateLimiter`] | one limiter per key (client IP, API key, tenant), built on first use, evicted when idle | as each partition's |
 //!
 //! ## Clocks
 //!
@@ -55,9 +57,20 @@
 //!    succeed, queued permits served first (a queue-full failure: until it would be granted at once).
 //!    In manual mode it is the number of periods needed, rounded **up** (.NET truncates), times the
 //!    period.
-//! 5. Statistics stay readable after dispose.
-//! 6. A cancelled or evicted waiter never stalls the queue: when a queued request goes away the queue
+//! 5. Chains are all-or-nothing: when a later limiter of a [`ChainedRateLimiter`] refuses (or
+//!    errors, or the future is dropped), what the earlier limiters granted is given back through
+//!    [`RateLimiter::refund`] — tokens and window permits too (those only while their window or
+//!    segment is current), not only concurrency permits — and their successful counts go back.
+//!    An `acquire` future dropped after its grant but before it was polled refunds the grant too.
+//! 6. Partitions need no heartbeat: built-in partition factories always auto-replenish (lazily and
+//!    exactly), and idle partitions are evicted incrementally (a few examined per new key, each
+//!    retired atomically with [`RateLimiter::dispose_if_idle`]), never by a sweep over all of them.
+//! 7. Statistics stay readable after dispose (a partitioned limiter's, whose partitions are gone,
+//!    are `None`).
+//! 8. A cancelled or evicted waiter never stalls the queue: when a queued request goes away the queue
 //!    is processed again at once.
+//! 9. A chain's idle duration is `None` while any inner limiter is in use (.NET's 2026 rule; .NET 10
+//!    returned the smallest known one).
 
 #![warn(missing_docs)]
 #![deny(clippy::undocumented_unsafe_blocks)]

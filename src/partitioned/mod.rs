@@ -326,6 +326,18 @@ struct Entry {
     /// Set by the evictor before it tries to retire the limiter: a request that finds the limiter
     /// disposed while this is set retries on a fresh partition.
     retiring: AtomicBool,
+    /// The limiter has been disposed by the partitioned limiter (so it is disposed exactly once).
+    closed: AtomicBool,
+}
+
+impl Entry {
+    /// Disposes the built limiter, once.
+    fn close(&self, limiter: &dyn RateLimiter) {
+        // ORDERING: Relaxed: only the "exactly once" matters, which the RMW gives.
+        if !self.closed.swap(true, Ordering::Relaxed) {
+            limiter.dispose();
+        }
+    }
 }
 
 type Hasher = foldhash::fast::RandomState;
@@ -383,7 +395,10 @@ where
         key: &K,
         factory: &Factory<K, C>,
     ) -> Result<&'e dyn RateLimiter, AcquireError> {
-        let built = entry.limiter.get_or_init(|| factory(key, &self.clock));
+        let built = match entry.limiter.get() {
+            Some(built) => built,
+            None => self.build(entry, key, factory)?,
+        };
         if entry.noop {
             // ORDERING: Relaxed: an idle stamp; the evictor tolerates a stale reading.
             entry.last_use.store(self.clock.now_nanos(), Ordering::Relaxed);
@@ -392,6 +407,31 @@ where
             Ok(limiter) => Ok(&**limiter),
             Err(e) => Err(AcquireError::InvalidOptions(e.clone())),
         }
+    }
+
+    /// Builds the entry's limiter (or waits for the thread building it). A limiter that comes
+    /// into being while the partitioned limiter is disposed is disposed here and not used: either
+    /// `dispose` sees it built (and disposes it) or this check sees `disposed` (both sides use
+    /// `SeqCst`, the store-then-load pattern).
+    #[cold]
+    #[inline(never)]
+    fn build<'e>(
+        &self,
+        entry: &'e Entry,
+        key: &K,
+        factory: &Factory<K, C>,
+    ) -> Result<&'e Result<Box<dyn RateLimiter>, OptionsError>, AcquireError> {
+        let built = entry.limiter.get_or_init(|| factory(key, &self.clock));
+        // ORDERING: SeqCst fence after the build, against `dispose`'s SeqCst swap before its pass
+        // (see above).
+        fence(Ordering::SeqCst);
+        if self.disposed.load(Ordering::Relaxed) {
+            if let Ok(limiter) = built {
+                entry.close(&**limiter);
+            }
+            return Err(AcquireError::Disposed);
+        }
+        Ok(built)
     }
 
     /// Whether a `Disposed` error from `entry`'s limiter means it was evicted under us.
@@ -457,13 +497,24 @@ where
             noop: partition.noop,
             last_use: AtomicU64::new(self.clock.now_nanos()),
             retiring: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
         });
-        if self.map.pin().try_insert(partition.key.clone(), fresh).is_ok() {
-            self.ring.push(partition.key.clone());
-            self.sweep(STEPS_PER_INSERT);
-        } else {
-            // ORDERING: Relaxed: the slot count only needs atomicity.
-            self.live.fetch_sub(1, Ordering::Relaxed);
+        let map = self.map.pin();
+        match map.try_insert(partition.key.clone(), Arc::clone(&fresh)) {
+            Ok(_) => {
+                // A key inserted while `dispose` runs must not outlive it: either `dispose`'s pass
+                // sees (and clears) it, or this check sees `disposed` (SeqCst on both sides).
+                // ORDERING: SeqCst fence against `dispose`'s SeqCst swap before its pass.
+                fence(Ordering::SeqCst);
+                if self.disposed.load(Ordering::Relaxed) {
+                    let _ = map.remove_if(&partition.key, |_, e| Arc::ptr_eq(e, &fresh));
+                    return Err(Refused::Disposed);
+                }
+                drop(map);
+                self.ring.push(partition.key.clone());
+                self.sweep(STEPS_PER_INSERT);
+            }
+            Err(_) => self.free_slot(),
         }
         Ok(())
     }
@@ -476,6 +527,11 @@ where
             Some(Ok(limiter)) => limiter.refund(lease),
             _ => drop(lease),
         }
+    }
+
+    fn free_slot(&self) {
+        // ORDERING: Relaxed: the slot count only needs atomicity. Saturating: `dispose` resets it.
+        let _ = self.live.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
     }
 
     /// Takes a slot for a new partition, evicting idle ones if the cap is reached.
@@ -525,7 +581,10 @@ where
                 // which `dispose_if_idle` closes the limiter (see `retired`).
                 entry.retiring.store(true, Ordering::Relaxed);
                 let retired = limiter.dispose_if_idle(self.idle_timeout);
-                if !retired {
+                if retired {
+                    // ORDERING: Relaxed: see `Entry::close`.
+                    entry.closed.store(true, Ordering::Relaxed);
+                } else {
                     entry.retiring.store(false, Ordering::Relaxed);
                 }
                 retired
@@ -536,8 +595,7 @@ where
         }
         let entry = Arc::clone(entry);
         if map.remove_if(key, |_, e| Arc::ptr_eq(e, &entry)).is_ok_and(|removed| removed.is_some()) {
-            // ORDERING: Relaxed: the slot count only needs atomicity.
-            self.live.fetch_sub(1, Ordering::Relaxed);
+            self.free_slot();
         }
         Examined::Evicted
     }
@@ -632,14 +690,16 @@ where
     }
 
     fn dispose(&self) {
-        // ORDERING: Release: see `check_open`.
-        if self.disposed.swap(true, Ordering::AcqRel) {
+        // ORDERING: SeqCst: pairs with the SeqCst fences in `build` and `insert` (a partition built
+        // or inserted concurrently is either seen by the pass below or sees `disposed`); it is
+        // also the Release that `check_open` acquires.
+        if self.disposed.swap(true, Ordering::SeqCst) {
             return;
         }
         let map = self.map.pin();
         for (_, entry) in map.iter() {
             if let Some(Ok(limiter)) = entry.limiter.get() {
-                limiter.dispose();
+                entry.close(&**limiter);
             }
         }
         map.clear();
