@@ -162,3 +162,28 @@ fn handle_drop_races_last_release() {
         releaser.join().unwrap();
     });
 }
+
+/// Eviction of an idle partition (`dispose_if_idle`) races a request: either the request is
+/// served first (the limiter is then not idle and is not disposed) or it finds the limiter
+/// disposed; never both granted and evicted, so a partition rebuilt after eviction cannot add to
+/// permits still held on the evicted one.
+#[test]
+fn dispose_if_idle_races_a_request() {
+    loom::model(|| {
+        let l = Arc::new(limiter(1, 0));
+        let l2 = l.clone();
+        let evictor = thread::spawn(move || l2.dispose_if_idle(std::time::Duration::ZERO));
+        let result = l.attempt_acquire(1);
+        let evicted = evictor.join().unwrap();
+        match result {
+            Ok(lease) => {
+                assert!(lease.is_acquired());
+                assert!(!evicted, "evicted while a lease was being granted");
+            }
+            Err(e) => {
+                assert_eq!(e, tollgate::AcquireError::Disposed);
+                assert!(evicted);
+            }
+        }
+    });
+}

@@ -368,3 +368,48 @@ fn sliding_window_refund_races_the_boundary() {
         assert_eq!(w.statistics().unwrap().current_available_permits, 2 - taken);
     });
 }
+
+/// Eviction of an idle token bucket or sliding window (`dispose_if_idle`) races a request: never
+/// both granted and evicted (see the concurrency limiter's model).
+#[test]
+fn dispose_if_idle_races_a_request() {
+    use tollgate::{AcquireError, SlidingWindowRateLimiter, SlidingWindowRateLimiterOptions};
+    fn check(result: Result<tollgate::RateLimitLease, AcquireError>, evicted: bool) {
+        match result {
+            Ok(lease) => {
+                assert!(lease.is_acquired());
+                assert!(!evicted, "evicted while a lease was being granted");
+            }
+            Err(e) => {
+                assert_eq!(e, AcquireError::Disposed);
+                assert!(evicted);
+            }
+        }
+    }
+    loom::model(|| {
+        let (b, _clock) = bucket(1, 0);
+        let b2 = b.clone();
+        let evictor = thread::spawn(move || b2.dispose_if_idle(Duration::ZERO));
+        let result = b.attempt_acquire(1);
+        check(result, evictor.join().unwrap());
+    });
+    loom::model(|| {
+        let clock = ManualClock::new();
+        let w = Arc::new(
+            SlidingWindowRateLimiter::with_clock(
+                SlidingWindowRateLimiterOptions {
+                    permit_limit: 1,
+                    window: PERIOD * 2,
+                    segments_per_window: 2,
+                    ..Default::default()
+                },
+                clock,
+            )
+            .unwrap(),
+        );
+        let w2 = w.clone();
+        let evictor = thread::spawn(move || w2.dispose_if_idle(Duration::ZERO));
+        let result = w.attempt_acquire(1);
+        check(result, evictor.join().unwrap());
+    });
+}
