@@ -33,7 +33,8 @@
 //! * **Grant vs. cancel.** The drainer first takes the permits (one CAS on the word), then moves the
 //!   node `WAITING → GRANTED`; the waiting side cancels with `WAITING → CANCELLED`. Exactly one CAS
 //!   wins. If the cancel won, the drainer gives the permits back; if the grant won, the dropped future
-//!   turns the grant into a lease and drops it, returning the permits. Neither lost nor duplicated.
+//!   turns the grant into a lease and refunds it (`RateLimiter::refund`: the permits or tokens go
+//!   back and the success is uncounted). Neither lost nor duplicated.
 //!   (loom: `cancel_races_grant`.)
 //! * **Cancel frees queue space at once.** A winning cancel subtracts its permits from the queued
 //!   count immediately (so a new request can use the space) and requests a drain, which removes the
