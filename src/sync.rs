@@ -314,13 +314,15 @@ impl WakerSlot {
     }
 }
 
-/// The waiter inbox: `crossbeam_queue::SegQueue` normally. Under loom, SegQueue's own std atomics
-/// are invisible to the model checker (it would not see the push happen-before the pop), so the
-/// model uses a loom mutex around a `VecDeque`: a linearizable MPMC queue, which is exactly what
-/// SegQueue is trusted to be.
+/// The waiter inbox: a `crossbeam_queue::SegQueue` normally, allocated on the first push (its two
+/// cache-padded ends take 256 bytes, which most limiters — every partition that never queues —
+/// would otherwise carry for nothing). Under loom, SegQueue's own std atomics are invisible to the
+/// model checker (it would not see the push happen-before the pop), so the model uses a loom mutex
+/// around a `VecDeque`: a linearizable MPMC queue, which is exactly what SegQueue is trusted to be.
 pub(crate) struct Inbox<T> {
+    /// Null until the first push installs the queue (with a CAS: lock-free; never removed).
     #[cfg(not(tollgate_loom))]
-    queue: crossbeam_queue::SegQueue<T>,
+    queue: std::sync::atomic::AtomicPtr<crossbeam_queue::SegQueue<T>>,
     #[cfg(tollgate_loom)]
     queue: Mutex<std::collections::VecDeque<T>>,
 }
@@ -328,23 +330,75 @@ pub(crate) struct Inbox<T> {
 impl<T> Inbox<T> {
     pub(crate) fn new() -> Self {
         #[cfg(not(tollgate_loom))]
-        let queue = crossbeam_queue::SegQueue::new();
+        let queue = std::sync::atomic::AtomicPtr::new(std::ptr::null_mut());
         #[cfg(tollgate_loom)]
         let queue = Mutex::new(std::collections::VecDeque::new());
         Self { queue }
     }
 
+    /// The installed queue, if any.
+    #[cfg(not(tollgate_loom))]
+    #[inline]
+    fn installed(&self) -> Option<&crossbeam_queue::SegQueue<T>> {
+        // ORDERING: Acquire pairs with the installing CAS's Release (the queue's initialisation).
+        let ptr = self.queue.load(std::sync::atomic::Ordering::Acquire);
+        // SAFETY: a non-null pointer came from `Box::into_raw` in `push` and is freed only in
+        // `drop`, which has `&mut self`.
+        unsafe { ptr.as_ref() }
+    }
+
     pub(crate) fn push(&self, value: T) {
         #[cfg(not(tollgate_loom))]
-        self.queue.push(value);
+        {
+            if let Some(queue) = self.installed() {
+                queue.push(value);
+                return;
+            }
+            let fresh = Box::into_raw(Box::new(crossbeam_queue::SegQueue::new()));
+            // ORDERING: AcqRel: Release publishes the new queue; Acquire (also on failure) sees the
+            // winner's.
+            let queue = match self.queue.compare_exchange(
+                std::ptr::null_mut(),
+                fresh,
+                std::sync::atomic::Ordering::AcqRel,
+                std::sync::atomic::Ordering::Acquire,
+            ) {
+                Ok(_) => fresh,
+                Err(winner) => {
+                    // SAFETY: `fresh` was never shared; the CAS lost, so it is ours to free.
+                    drop(unsafe { Box::from_raw(fresh) });
+                    winner
+                }
+            };
+            // SAFETY: installed (by us or the winner), freed only in `drop`.
+            unsafe { &*queue }.push(value);
+        }
         #[cfg(tollgate_loom)]
         self.queue.lock().unwrap().push_back(value);
     }
 
     pub(crate) fn pop(&self) -> Option<T> {
         #[cfg(not(tollgate_loom))]
-        return self.queue.pop();
+        return self.installed()?.pop();
         #[cfg(tollgate_loom)]
         return self.queue.lock().unwrap().pop_front();
     }
 }
+
+#[cfg(not(tollgate_loom))]
+impl<T> Drop for Inbox<T> {
+    fn drop(&mut self) {
+        let ptr = *self.queue.get_mut();
+        if !ptr.is_null() {
+            // SAFETY: installed by `push` from `Box::into_raw`; `&mut self` means no other user.
+            drop(unsafe { Box::from_raw(ptr) });
+        }
+    }
+}
+
+// SAFETY: the inbox owns a `SegQueue<T>` (through the pointer), which is Send + Sync for T: Send.
+#[cfg(not(tollgate_loom))]
+unsafe impl<T: Send> Send for Inbox<T> {}
+// SAFETY: as above.
+#[cfg(not(tollgate_loom))]
+unsafe impl<T: Send> Sync for Inbox<T> {}

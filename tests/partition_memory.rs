@@ -87,12 +87,22 @@ fn bytes_per_live_partition() {
         })
     });
     let noop = bytes_per_key(n, RateLimitPartition::get_no_limiter);
+    // governor's keyed limiter (a DashMap of 8-byte states), measured the same way.
+    let before = live();
+    let quota = governor::Quota::per_second(std::num::NonZeroU32::new(1000).unwrap());
+    let rival = governor::RateLimiter::dashmap(quota);
+    for key in 0..n {
+        assert!(rival.check_key(&key).is_ok());
+    }
+    let governor = (live() - before) as f64 / n as f64;
+    drop(rival);
     eprintln!(
-        "bytes per live partition ({n} u64 keys): token bucket {bucket:.0}, concurrency {concurrency:.0}, no limiter {noop:.0}"
+        "bytes per live partition ({n} u64 keys): token bucket {bucket:.0}, concurrency {concurrency:.0}, \
+         no limiter {noop:.0}; governor keyed {governor:.0}"
     );
     // Sanity bounds only (the figures are reported, not asserted as targets): every partition
     // costs something, and nothing is retained beyond a few kilobytes per key.
-    for b in [bucket, concurrency, noop] {
+    for b in [bucket, concurrency, noop, governor] {
         assert!(b > 0.0 && b < 4096.0, "{b}");
     }
 }
