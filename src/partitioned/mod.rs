@@ -617,9 +617,10 @@ where
     #[inline]
     fn attempt(&self, resource: &R, permits: u32) -> Result<RateLimitLease, AcquireError> {
         let partition = (self.partitioner)(resource);
-        // The hot path, written out: one guarded lookup and the partition's own decision.
+        // The hot path, written out: one guarded lookup and the partition's own decision. (No
+        // disposal check here: `dispose` disposes every partition before clearing the map, so a
+        // request that still finds one gets `Disposed` from it; a miss checks in `insert`.)
         loop {
-            self.check_open()?;
             {
                 let map = self.map.pin();
                 if let Some(entry) = map.get(&partition.key) {
@@ -630,6 +631,7 @@ where
                     continue;
                 }
             }
+            self.check_open()?;
             if let Err(refused) = self.insert(&partition) {
                 return refused.outcome();
             }
