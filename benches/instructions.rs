@@ -17,6 +17,10 @@
 //!   returns its `NotUntil` without a time, `governor_deny_retry_after` also computes
 //!   `wait_time_from(clock.now())`.
 //!
+//! Keyed limiters (group `keyed`): `keyed_allow` is `PartitionedRateLimiter::attempt_acquire(&42, 1)`
+//! on a token-bucket partition that exists (the partitioner runs, the map is looked up, the bucket
+//! decides); `governor_keyed_allow` is governor's `check_key(&42)` on its dashmap-keyed limiter.
+//!
 //! The limiter is built by a setup function and destroyed by a teardown function, so construction
 //! and destruction are not counted. Does not measure: time (an instruction is not a nanosecond;
 //! atomic read-modify-writes cost far more than their one instruction), cache or contention effects,
@@ -203,6 +207,51 @@ fn sliding_window_deny(limiter: Box<SlidingWindowRateLimiter>) -> Box<SlidingWin
     limiter
 }
 
+/// A partitioned token bucket whose key 42 already has its partition (roomy quota, as `ALLOW_TICK_1S`).
+fn keyed_roomy() -> Box<tollgate::PartitionedRateLimiter<u64>> {
+    let limiter = Box::new(tollgate::PartitionedRateLimiter::new(|key: &u64| {
+        tollgate::RateLimitPartition::get_token_bucket_limiter(*key, |_| tollgate::TokenBucketRateLimiterOptions {
+            token_limit: u32::MAX,
+            tokens_per_period: 1_000_000_000,
+            replenishment_period: std::time::Duration::from_secs(1),
+            ..Default::default()
+        })
+    }));
+    assert!(limiter.attempt_acquire(&42, 1).unwrap().is_acquired());
+    limiter
+}
+
+/// governor's keyed (dashmap) limiter whose key 42 already has its state (burst `u32::MAX`, one cell per ns).
+fn governor_keyed_roomy() -> Box<governor::DefaultKeyedRateLimiter<u64>> {
+    let quota = governor::Quota::with_period(std::time::Duration::from_nanos(1))
+        .unwrap()
+        .allow_burst(std::num::NonZeroU32::new(u32::MAX).unwrap());
+    let limiter = Box::new(governor::RateLimiter::dashmap(quota));
+    assert!(limiter.check_key(&42).is_ok());
+    limiter
+}
+
+#[library_benchmark]
+#[bench::hot_key(args = (), setup = keyed_roomy, teardown = drop)]
+fn keyed_allow(limiter: Box<tollgate::PartitionedRateLimiter<u64>>) -> Box<tollgate::PartitionedRateLimiter<u64>> {
+    black_box(limiter.attempt_acquire(black_box(&42), 1).map(|lease| lease.is_acquired()).unwrap_or(false));
+    limiter
+}
+
+#[library_benchmark]
+#[bench::hot_key(args = (), setup = governor_keyed_roomy, teardown = drop)]
+fn governor_keyed_allow(
+    limiter: Box<governor::DefaultKeyedRateLimiter<u64>>,
+) -> Box<governor::DefaultKeyedRateLimiter<u64>> {
+    black_box(limiter.check_key(black_box(&42)).is_ok());
+    limiter
+}
+
+library_benchmark_group!(
+    name = keyed;
+    benchmarks = keyed_allow, governor_keyed_allow
+);
+
 library_benchmark_group!(
     name = rate_limit;
     benchmarks =
@@ -232,4 +281,4 @@ library_benchmark_group!(
         mutex_deny
 );
 
-main!(library_benchmark_groups = try_acquire, rate_limit);
+main!(library_benchmark_groups = try_acquire, rate_limit, keyed);
