@@ -194,3 +194,60 @@ fn window_decisions_allocate_nothing() {
     });
     assert_eq!(n, 0, "a window decision allocated");
 }
+
+/// A partitioned limiter's request for an existing key (the partitioner runs and builds its
+/// partition value, the map is looked up, the partition decides) allocates nothing, with a
+/// `u64` key and with a `String` key looked up by a borrowed resource; so does a refusal and a
+/// refund. (The first request for a key allocates its partition.)
+#[test]
+fn partitioned_existing_key_requests_allocate_nothing() {
+    use tollgate::{PartitionedRateLimiter, PartitionedRateLimiterOptions, RateLimitPartition};
+    let clock = ManualClock::new();
+    let by_id = PartitionedRateLimiter::with_clock(
+        |id: &u64| {
+            RateLimitPartition::get_token_bucket_limiter(*id, |_| TokenBucketRateLimiterOptions {
+                token_limit: 2,
+                tokens_per_period: 1,
+                replenishment_period: Duration::from_secs(1),
+                ..Default::default()
+            })
+        },
+        PartitionedRateLimiterOptions::default(),
+        clock.clone(),
+    )
+    .unwrap();
+    let first = by_id.attempt_acquire(&7, 1).unwrap(); // builds the partition
+    by_id.refund(&7, first);
+    let n = allocations_during(|| {
+        let lease = by_id.attempt_acquire(&7, 1).unwrap();
+        assert!(lease.is_acquired());
+        by_id.refund(&7, lease);
+        let taken = by_id.attempt_acquire(&7, 2).unwrap();
+        assert!(taken.is_acquired());
+        assert!(!by_id.attempt_acquire(&7, 1).unwrap().is_acquired());
+    });
+    assert_eq!(n, 0, "u64 key");
+
+    // A key borrowed from the resource: the partition key is a `&'static str` picked by the
+    // partitioner (no per-call String).
+    let by_route = PartitionedRateLimiter::with_clock(
+        |route: &str| {
+            let key: &'static str = if route.starts_with("/api") { "api" } else { "static" };
+            RateLimitPartition::get_concurrency_limiter(key, |_| ConcurrencyLimiterOptions {
+                permit_limit: 1,
+                ..Default::default()
+            })
+        },
+        PartitionedRateLimiterOptions::default(),
+        clock,
+    )
+    .unwrap();
+    drop(by_route.attempt_acquire("/api/users", 1).unwrap());
+    let n = allocations_during(|| {
+        let lease = by_route.attempt_acquire("/api/items", 1).unwrap();
+        assert!(lease.is_acquired());
+        assert!(!by_route.attempt_acquire("/api/x", 1).unwrap().is_acquired());
+        drop(lease);
+    });
+    assert_eq!(n, 0, "str resource");
+}
