@@ -88,7 +88,7 @@ struct Granted<'a> {
 
 impl<'a> Granted<'a> {
     fn new(limiters: &'a [Arc<dyn RateLimiter>]) -> Self {
-        Self { limiters, leases: Vec::with_capacity(limiters.len()) }
+        Self { limiters, leases: Vec::new() }
     }
 
     fn into_leases(mut self) -> Vec<RateLimitLease> {

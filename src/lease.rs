@@ -235,16 +235,9 @@ impl RateLimitLease {
     /// A chain's combined lease: acquired, holding `inner` (released in reverse order on drop),
     /// listing the union of their metadata names; values are looked up in chain order.
     pub(crate) fn combined(owner: u64, inner: Vec<RateLimitLease>) -> Self {
-        let mut names: Vec<&'static str> = Vec::new();
-        for lease in &inner {
-            for name in lease.static_names() {
-                if !names.contains(&name) {
-                    names.push(name);
-                }
-            }
-        }
+        // The names are collected when asked for (`metadata_names`), not on every chained grant.
         let mut lease = Self::new(true, Names::None);
-        *lease.extra = Some(Box::new(Extra { owner, names, values: Vec::new(), inner, on_release: None }));
+        *lease.extra = Some(Box::new(Extra { owner, names: Vec::new(), values: Vec::new(), inner, on_release: None }));
         lease
     }
 
@@ -257,11 +250,25 @@ impl RateLimitLease {
         }
     }
 
-    /// The metadata names as `'static` strings (every name a lease lists is one).
-    fn static_names(&self) -> impl Iterator<Item = &'static str> + '_ {
+    /// This lease's own metadata names (not its inner leases'), without duplicates.
+    fn own_names(&self) -> impl Iterator<Item = &'static str> + '_ {
         let fixed = self.names.as_slice().iter().copied();
         let extra = self.extra.iter().flat_map(|e| e.names.iter().copied());
-        fixed.chain(extra)
+        fixed.chain(extra.filter(move |n| !self.names.as_slice().contains(n)))
+    }
+
+    /// The union of this lease's names and its inner leases' (recursively), in order.
+    fn collect_names(&self, out: &mut Vec<&'static str>) {
+        for name in self.own_names() {
+            if !out.contains(&name) {
+                out.push(name);
+            }
+        }
+        if let Some(extra) = self.extra.as_ref() {
+            for inner in &extra.inner {
+                inner.collect_names(out);
+            }
+        }
     }
 
     /// A successful lease with no metadata and nothing to release (for custom limiters).
@@ -361,10 +368,17 @@ impl RateLimitLease {
     }
 
     /// The names of the metadata this lease may carry (listed even when no value is present).
-    pub fn metadata_names(&self) -> impl Iterator<Item = &str> + '_ {
-        let fixed = self.names.as_slice().iter().copied();
-        let extra = self.extra.iter().flat_map(|e| e.names.iter().copied());
-        fixed.chain(extra.filter(move |n| !self.names.as_slice().contains(n)))
+    ///
+    /// A chain's combined lease lists the union of its inner leases' names (deduplicated, in chain
+    /// order), collected by this call.
+    pub fn metadata_names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        let combined = self.extra.as_ref().filter(|e| !e.inner.is_empty()).map(|_| {
+            let mut names = Vec::new();
+            self.collect_names(&mut names);
+            names
+        });
+        let simple = combined.is_none().then(|| self.own_names()).into_iter().flatten();
+        simple.chain(combined.into_iter().flatten())
     }
 
     /// A failed lease of a time-based limiter, with its retry-after in nanoseconds.

@@ -251,3 +251,23 @@ fn partitioned_existing_key_requests_allocate_nothing() {
     });
     assert_eq!(n, 0, "str resource");
 }
+
+/// A chain refused by its first limiter allocates nothing; a chained grant allocates twice (the
+/// combined lease's inner-lease list and its box), whatever the number of limiters up to four.
+#[test]
+fn chained_allocations() {
+    use std::sync::Arc;
+    use tollgate::ChainedRateLimiter;
+    let first: Arc<dyn RateLimiter> = Arc::new(limiter(QueueProcessingOrder::OldestFirst));
+    let second: Arc<dyn RateLimiter> = Arc::new(limiter(QueueProcessingOrder::OldestFirst));
+    let chain = ChainedRateLimiter::new(vec![first.clone(), second]).unwrap();
+    let held = first.attempt_acquire(2).unwrap();
+    assert_eq!(allocations_during(|| assert!(!chain.attempt_acquire(1).unwrap().is_acquired())), 0);
+    drop(held);
+    let n = allocations_during(|| {
+        let lease = chain.attempt_acquire(1).unwrap();
+        assert!(lease.is_acquired());
+        drop(lease);
+    });
+    assert_eq!(n, 2);
+}

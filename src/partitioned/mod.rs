@@ -760,7 +760,7 @@ impl<R: ?Sized> ChainedCore<R> {
         let mut granted = Granted {
             limiters: &self.limiters,
             resource: Some(resource),
-            leases: Vec::with_capacity(self.limiters.len()),
+            leases: Vec::new(),
         };
         for limiter in self.limiters.iter() {
             let lease = step(limiter)?;
