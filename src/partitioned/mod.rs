@@ -757,11 +757,7 @@ impl<R: ?Sized> ChainedCore<R> {
         mut step: impl FnMut(&PartitionedRateLimiter<R>) -> Result<RateLimitLease, AcquireError>,
     ) -> Result<RateLimitLease, AcquireError> {
         self.check_open()?;
-        let mut granted = Granted {
-            limiters: &self.limiters,
-            resource: Some(resource),
-            leases: Vec::new(),
-        };
+        let mut granted = Granted { limiters: &self.limiters, resource: Some(resource), leases: Vec::new() };
         for limiter in self.limiters.iter() {
             let lease = step(limiter)?;
             if !lease.is_acquired() {
