@@ -445,6 +445,16 @@ where
         entry.retiring.load(Ordering::Relaxed)
     }
 
+    /// Removes a retired entry the evictor has not removed yet (so a request never waits for the
+    /// evictor: it helps). Whoever removes it frees its slot.
+    #[cold]
+    fn unlink(&self, key: &K, entry: &Arc<Entry>) {
+        let map = self.map.pin();
+        if map.remove_if(key, |_, e| Arc::ptr_eq(e, entry)).is_ok_and(|removed| removed.is_some()) {
+            self.free_slot();
+        }
+    }
+
     /// Runs `f` on the key's limiter under the map's guard (building the partition if needed).
     fn with_limiter<T>(
         &self,
@@ -482,12 +492,8 @@ where
     /// waited out), taking a slot under the cap.
     #[cold]
     fn insert(&self, partition: &RateLimitPartition<K, C>) -> Result<(), Refused> {
-        if let Some(entry) = self.map.pin().get(&partition.key) {
-            // A retiring entry the evictor has not removed yet: let it finish.
-            if entry.retiring.load(Ordering::Relaxed) {
-                std::thread::yield_now();
-            }
-            return Ok(());
+        if self.map.pin().get(&partition.key).is_some() {
+            return Ok(()); // inserted meanwhile
         }
         if !self.take_slot() {
             return Err(Refused::Full);
@@ -593,10 +599,7 @@ where
         if !idle {
             return Examined::Keep;
         }
-        let entry = Arc::clone(entry);
-        if map.remove_if(key, |_, e| Arc::ptr_eq(e, &entry)).is_ok_and(|removed| removed.is_some()) {
-            self.free_slot();
-        }
+        self.unlink(key, entry);
         Examined::Evicted
     }
 }
@@ -628,6 +631,7 @@ where
                     if !Self::retired(entry, &result) {
                         return result;
                     }
+                    self.unlink(&partition.key, entry);
                     continue;
                 }
             }
@@ -653,6 +657,7 @@ where
                     self.sweep(1);
                     return result;
                 }
+                self.unlink(&partition.key, &entry);
             }
         })
     }
@@ -670,6 +675,7 @@ where
                 self.sweep(1);
                 return result;
             }
+            self.unlink(&partition.key, &entry);
         }
     }
 
