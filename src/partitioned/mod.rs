@@ -344,7 +344,8 @@ type Hasher = foldhash::fast::RandomState;
 
 struct Keyed<R: ?Sized, K, C: Clock, P> {
     partitioner: P,
-    map: papaya::HashMap<K, Arc<Entry>, Hasher>,
+    /// Entries are stored in papaya's nodes directly (one pointer hop less than an `Arc`).
+    map: papaya::HashMap<K, Entry, Hasher>,
     /// Every live entry's key, in examination order for incremental eviction.
     ring: SegQueue<K>,
     /// Live partitions (slots taken, for the cap).
@@ -448,9 +449,11 @@ where
     /// Removes a retired entry the evictor has not removed yet (so a request never waits for the
     /// evictor: it helps). Whoever removes it frees its slot.
     #[cold]
-    fn unlink(&self, key: &K, entry: &Arc<Entry>) {
+    /// `entry` must have been read under a guard that is still alive, so its node cannot have been
+    /// reclaimed and reused: its address identifies it.
+    fn unlink(&self, key: &K, entry: &Entry) {
         let map = self.map.pin();
-        if map.remove_if(key, |_, e| Arc::ptr_eq(e, entry)).is_ok_and(|removed| removed.is_some()) {
+        if map.remove_if(key, |_, e| std::ptr::eq(e, entry)).is_ok_and(|removed| removed.is_some()) {
             self.free_slot();
         }
     }
@@ -475,19 +478,6 @@ where
         }
     }
 
-    /// The key's entry, cloned out of the map (for waits, which must not hold the guard).
-    fn entry(&self, partition: &RateLimitPartition<K, C>) -> Result<Arc<Entry>, Refused> {
-        loop {
-            if self.check_open().is_err() {
-                return Err(Refused::Disposed);
-            }
-            if let Some(entry) = self.map.pin().get(&partition.key) {
-                return Ok(Arc::clone(entry));
-            }
-            self.insert(partition)?;
-        }
-    }
-
     /// Inserts a new entry for the partition's key unless one is there (a retiring entry is
     /// waited out), taking a slot under the cap.
     #[cold]
@@ -498,22 +488,22 @@ where
         if !self.take_slot() {
             return Err(Refused::Full);
         }
-        let fresh = Arc::new(Entry {
+        let fresh = Entry {
             limiter: OnceLock::new(),
             noop: partition.noop,
             last_use: AtomicU64::new(self.clock.now_nanos()),
             retiring: AtomicBool::new(false),
             closed: AtomicBool::new(false),
-        });
+        };
         let map = self.map.pin();
-        match map.try_insert(partition.key.clone(), Arc::clone(&fresh)) {
-            Ok(_) => {
+        match map.try_insert(partition.key.clone(), fresh) {
+            Ok(inserted) => {
                 // A key inserted while `dispose` runs must not outlive it: either `dispose`'s pass
                 // sees (and clears) it, or this check sees `disposed` (SeqCst on both sides).
                 // ORDERING: SeqCst fence against `dispose`'s SeqCst swap before its pass.
                 fence(Ordering::SeqCst);
                 if self.disposed.load(Ordering::Relaxed) {
-                    let _ = map.remove_if(&partition.key, |_, e| Arc::ptr_eq(e, &fresh));
+                    let _ = map.remove_if(&partition.key, |_, e| std::ptr::eq(e, inserted));
                     return Err(Refused::Disposed);
                 }
                 drop(map);
@@ -646,18 +636,25 @@ where
         let partition = (self.partitioner)(resource);
         Acquire::from_future(async move {
             loop {
-                let entry = self.entry(&partition).map_err(Refused::outcome);
-                let entry = match entry {
-                    Ok(entry) => entry,
-                    Err(outcome) => return outcome,
+                self.check_open()?;
+                // The wait holds a (sendable) guard: the entry cannot be reclaimed under it. A long
+                // wait delays the reclamation of entries evicted meanwhile, nothing else.
+                let map = self.map.pin_owned();
+                let Some(entry) = map.get(&partition.key) else {
+                    drop(map);
+                    if let Err(refused) = self.insert(&partition) {
+                        return refused.outcome();
+                    }
+                    continue;
                 };
-                let limiter = self.limiter(&entry, &partition.key, &partition.factory)?;
+                let limiter = self.limiter(entry, &partition.key, &partition.factory)?;
                 let result = limiter.acquire(permits).await;
-                if !Self::retired(&entry, &result) {
+                if !Self::retired(entry, &result) {
+                    drop(map);
                     self.sweep(1);
                     return result;
                 }
-                self.unlink(&partition.key, &entry);
+                self.unlink(&partition.key, entry);
             }
         })
     }
@@ -665,17 +662,23 @@ where
     fn blocking(&self, resource: &R, permits: u32) -> Result<RateLimitLease, AcquireError> {
         let partition = (self.partitioner)(resource);
         loop {
-            let entry = match self.entry(&partition) {
-                Ok(entry) => entry,
-                Err(refused) => return refused.outcome(),
+            self.check_open()?;
+            let map = self.map.pin();
+            let Some(entry) = map.get(&partition.key) else {
+                drop(map);
+                if let Err(refused) = self.insert(&partition) {
+                    return refused.outcome();
+                }
+                continue;
             };
-            let limiter = self.limiter(&entry, &partition.key, &partition.factory)?;
+            let limiter = self.limiter(entry, &partition.key, &partition.factory)?;
             let result = limiter.blocking_acquire(permits);
-            if !Self::retired(&entry, &result) {
+            if !Self::retired(entry, &result) {
+                drop(map);
                 self.sweep(1);
                 return result;
             }
-            self.unlink(&partition.key, &entry);
+            self.unlink(&partition.key, entry);
         }
     }
 
