@@ -223,8 +223,8 @@ impl<R: ?Sized + 'static> PartitionedRateLimiter<R> {
     }
 
     /// A partitioned limiter over resources of type `R2`, forwarding every call to this one with
-    /// the resource `adapter(resource)` (run once per call). Disposing it disposes this one too
-    /// unless `leave_open` is true.
+    /// the resource `adapter(resource)` (run once per call). Disposing it (or dropping it)
+    /// disposes this one too unless `leave_open` is true.
     pub fn with_translated_key<R2: ?Sized + 'static>(
         self: Arc<Self>,
         adapter: impl Fn(&R2) -> R + Send + Sync + 'static,
