@@ -31,6 +31,13 @@
 //! `"partition limit reached"`): existing partitions keep being served, a flood of new keys does
 //! not grow memory.
 
+//!
+//! **Outside the `sync` facade.** This module uses std atomics directly: its map (papaya, with its
+//! own epoch reclamation) cannot run under loom, so no loom model can include it. The protocol it
+//! relies on — retiring an idle limiter atomically against a racing request — lives in the limiters
+//! (`dispose_if_idle`) and is loom-modeled there; the store/fence pairs between `dispose` and a
+//! concurrent insert or build are exercised with real threads in `tests/partitioned.rs`.
+
 mod partition;
 
 pub use partition::RateLimitPartition;
