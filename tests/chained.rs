@@ -3,11 +3,13 @@
 //! places where this crate deliberately differs and of the all-or-nothing guarantee.
 //!
 //! Conventions:
-//! * .NET's fake limiters (`TrackingRateLimiter`, `CustomizableLimiter`, `NotImplementedLimiter`)
-//!   become [`Fake`]: closures decide the leases, atomics count the calls and refunds.
+//! * .NET's fake limiters (`TrackingRateLimiter`, `CustomizableLimiter`, `NotImplementedLimiter`,
+//!   `CustomizableReplenishingLimiter`) become `common::fake::Fake`: closures decide the leases,
+//!   atomics count the calls and refunds.
 //! * A child that "throws" returns an `Err`; the chain must hand back that very error, unchanged.
-//!   [`child_error`] is a sentinel value the chain cannot produce by itself.
-//! * "Lease disposed" is observed with `RateLimitLease::on_release` (runs when the lease is dropped).
+//!   `child_error()` is a sentinel value the chain cannot produce by itself.
+//! * "Lease disposed" is observed with `RateLimitLease::on_release` (runs when the lease is dropped;
+//!   `Fake::records_release`).
 //! * .NET's cancellation tokens become dropping the `acquire` future (API difference 1). A queued
 //!   request is a `Box::pin(chain.acquire(n))` future polled once right away (`enqueue`).
 //! * Deliberate differences from .NET encoded here:
@@ -21,18 +23,18 @@
 
 mod common;
 
+use common::fake::*;
 use common::limiter::*;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use tollgate::{
-    Acquire, AcquireError, ChainedRateLimiter, ConcurrencyLimiter, ConcurrencyLimiterOptions, FixedWindowRateLimiter,
+    AcquireError, ChainedRateLimiter, ConcurrencyLimiter, ConcurrencyLimiterOptions, FixedWindowRateLimiter,
     FixedWindowRateLimiterOptions, ManualClock, MetadataName,
     QueueProcessingOrder::{self, NewestFirst, OldestFirst},
-    RateLimitLease, RateLimiter, RateLimiterStatistics, ReplenishingRateLimiter, SlidingWindowRateLimiter,
-    SlidingWindowRateLimiterOptions, TokenBucketRateLimiter, TokenBucketRateLimiterOptions,
+    RateLimiter, ReplenishingRateLimiter, SlidingWindowRateLimiter, SlidingWindowRateLimiterOptions,
+    TokenBucketRateLimiter, TokenBucketRateLimiterOptions,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -115,212 +117,10 @@ fn sliding_window(
     )
 }
 
-/// What a failing child returns: a value the chain never produces itself (its own errors are
-/// `Disposed`), standing in for .NET's `NotImplementedException`.
-fn child_error() -> AcquireError {
-    AcquireError::PermitLimitExceeded { requested: 4242, limit: 7 }
-}
-
-type LeaseFn = Box<dyn Fn(u32) -> Result<RateLimitLease, AcquireError> + Send + Sync>;
-
-/// A shared record of which fake was asked, in order (.NET's `TrackingRateLimiterFactory` keys).
-type CallLog = Arc<Mutex<Vec<(u32, &'static str)>>>;
-
-/// .NET's `TrackingRateLimiter` / `CustomizableLimiter` / `NotImplementedLimiter`, in one type.
-///
-/// By default every acquisition succeeds with a plain lease, `statistics` and `idle_duration` are
-/// `None` (as .NET's tracking limiter). Calls, refunds and disposals are counted.
-struct Fake {
-    key: u32,
-    log: Option<CallLog>,
-    attempt: LeaseFn,
-    acquire: LeaseFn,
-    idle: Option<Duration>,
-    stats: Option<RateLimiterStatistics>,
-    attempt_calls: AtomicUsize,
-    acquire_calls: AtomicUsize,
-    blocking_calls: AtomicUsize,
-    refunds: AtomicUsize,
-    disposals: AtomicUsize,
-}
-
-impl Fake {
-    fn new() -> Self {
-        Self {
-            key: 0,
-            log: None,
-            attempt: Box::new(|_| Ok(RateLimitLease::success())),
-            acquire: Box::new(|_| Ok(RateLimitLease::success())),
-            idle: None,
-            stats: None,
-            attempt_calls: AtomicUsize::new(0),
-            acquire_calls: AtomicUsize::new(0),
-            blocking_calls: AtomicUsize::new(0),
-            refunds: AtomicUsize::new(0),
-            disposals: AtomicUsize::new(0),
-        }
-    }
-
-    /// .NET's `NotImplementedLimiter`: every acquisition returns [`child_error`].
-    fn failing() -> Self {
-        Self::new().leases(|_| Err(child_error()))
-    }
-
-    /// Records `(key, method)` in `log` on every acquisition call.
-    fn tracked(mut self, key: u32, log: &CallLog) -> Self {
-        self.key = key;
-        self.log = Some(Arc::clone(log));
-        self
-    }
-
-    /// Decides the leases of `attempt_acquire`, `acquire` and `blocking_acquire`.
-    fn leases(
-        mut self,
-        f: impl Fn(u32) -> Result<RateLimitLease, AcquireError> + Send + Sync + Clone + 'static,
-    ) -> Self {
-        self.attempt = Box::new(f.clone());
-        self.acquire = Box::new(f);
-        self
-    }
-
-    fn idle(mut self, idle: Duration) -> Self {
-        self.idle = Some(idle);
-        self
-    }
-
-    fn with_stats(mut self, stats: RateLimiterStatistics) -> Self {
-        self.stats = Some(stats);
-        self
-    }
-
-    fn arc(self) -> Arc<Self> {
-        Arc::new(self)
-    }
-
-    fn record(&self, method: &'static str) {
-        if let Some(log) = &self.log {
-            log.lock().unwrap().push((self.key, method));
-        }
-    }
-
-    fn attempts(&self) -> usize {
-        self.attempt_calls.load(Ordering::SeqCst)
-    }
-
-    fn acquires(&self) -> usize {
-        self.acquire_calls.load(Ordering::SeqCst)
-    }
-
-    fn blockings(&self) -> usize {
-        self.blocking_calls.load(Ordering::SeqCst)
-    }
-
-    fn refunds(&self) -> usize {
-        self.refunds.load(Ordering::SeqCst)
-    }
-}
-
-impl RateLimiter for Fake {
-    fn attempt_acquire(&self, permits: u32) -> Result<RateLimitLease, AcquireError> {
-        self.attempt_calls.fetch_add(1, Ordering::SeqCst);
-        self.record("attempt_acquire");
-        (self.attempt)(permits)
-    }
-
-    fn acquire(&self, permits: u32) -> Acquire<'_> {
-        self.acquire_calls.fetch_add(1, Ordering::SeqCst);
-        self.record("acquire");
-        Acquire::ready((self.acquire)(permits))
-    }
-
-    fn blocking_acquire(&self, permits: u32) -> Result<RateLimitLease, AcquireError> {
-        self.blocking_calls.fetch_add(1, Ordering::SeqCst);
-        self.record("blocking_acquire");
-        (self.acquire)(permits)
-    }
-
-    fn statistics(&self) -> Option<RateLimiterStatistics> {
-        self.stats.clone()
-    }
-
-    fn idle_duration(&self) -> Option<Duration> {
-        self.idle
-    }
-
-    fn dispose(&self) {
-        self.disposals.fetch_add(1, Ordering::SeqCst);
-    }
-
-    fn refund(&self, lease: RateLimitLease) {
-        self.refunds.fetch_add(1, Ordering::SeqCst);
-        drop(lease);
-    }
-}
-
-/// A replenishing fake (.NET's `CustomizableReplenishingLimiter`): fixed period, mode and
-/// `try_replenish` answer; counts `try_replenish` calls.
-struct FakeReplenishing {
-    period: Duration,
-    auto: bool,
-    answer: bool,
-    replenish_calls: AtomicUsize,
-}
-
-impl FakeReplenishing {
-    fn new(period: Duration, auto: bool, answer: bool) -> Arc<Self> {
-        Arc::new(Self { period, auto, answer, replenish_calls: AtomicUsize::new(0) })
-    }
-
-    fn calls(&self) -> usize {
-        self.replenish_calls.load(Ordering::SeqCst)
-    }
-}
-
-impl RateLimiter for FakeReplenishing {
-    fn attempt_acquire(&self, _: u32) -> Result<RateLimitLease, AcquireError> {
-        Ok(RateLimitLease::success())
-    }
-    fn acquire(&self, _: u32) -> Acquire<'_> {
-        Acquire::ready(Ok(RateLimitLease::success()))
-    }
-    fn blocking_acquire(&self, _: u32) -> Result<RateLimitLease, AcquireError> {
-        Ok(RateLimitLease::success())
-    }
-    fn statistics(&self) -> Option<RateLimiterStatistics> {
-        None
-    }
-    fn idle_duration(&self) -> Option<Duration> {
-        None
-    }
-    fn dispose(&self) {}
-    fn as_replenishing(&self) -> Option<&dyn ReplenishingRateLimiter> {
-        Some(self)
-    }
-}
-
-impl ReplenishingRateLimiter for FakeReplenishing {
-    fn try_replenish(&self) -> bool {
-        self.replenish_calls.fetch_add(1, Ordering::SeqCst);
-        self.answer
-    }
-    fn is_auto_replenishing(&self) -> bool {
-        self.auto
-    }
-    fn replenishment_period(&self) -> Duration {
-        self.period
-    }
-}
-
-/// A successful lease that records `id` in `order` when it is dropped.
-fn tracked_lease(id: u32, order: &Arc<Mutex<Vec<u32>>>) -> RateLimitLease {
-    let order = Arc::clone(order);
-    RateLimitLease::success().on_release(move || order.lock().unwrap().push(id))
-}
-
-fn sorted_names(lease: &RateLimitLease) -> Vec<String> {
-    let mut names: Vec<String> = lease.metadata_names().map(str::to_owned).collect();
-    names.sort();
-    names
+/// .NET's `CustomizableReplenishingLimiter`: a replenishing fake with `period`, automatic mode
+/// `auto`, and `answer` from every `try_replenish` (which it counts).
+fn replenishing(period: Duration, auto: bool, answer: bool) -> Arc<Fake> {
+    Fake::new().replenishing(period, auto, answer).arc()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -361,7 +161,7 @@ fn dispose_makes_methods_throw() {
 
     for child in [&limiter1, &limiter2] {
         assert_eq!((child.attempts(), child.acquires(), child.blockings()), (0, 0, 0), "children not asked");
-        assert_eq!(child.disposals.load(Ordering::SeqCst), 0, "the chain does not dispose its children");
+        assert_eq!(child.disposals(), 0, "the chain does not dispose its children");
         assert!(take(&**child, 1).is_acquired(), "the children stay usable");
     }
 }
@@ -771,9 +571,8 @@ async fn acquire_async_throws_single_limiter() {
 // lease, the custom one and the concurrency child's permit.
 #[test]
 fn acquire_succeeds_dispose_throws_and_releases_resources() {
-    let released = Arc::new(Mutex::new(Vec::new()));
-    let order = Arc::clone(&released);
-    let limiter1 = Fake::new().leases(move |_| Ok(tracked_lease(1, &order))).arc();
+    let released = ReleaseOrder::default();
+    let limiter1 = Fake::new().records_release(1, &released).arc();
     let limiter2 = concurrency(1, OldestFirst, 0);
     let chain = chain![limiter1, limiter2];
 
@@ -791,9 +590,8 @@ fn acquire_succeeds_dispose_throws_and_releases_resources() {
 // [N] for the throwing dispose; what remains, as 33, through `acquire`.
 #[tokio::test]
 async fn acquire_async_succeeds_dispose_throws_and_releases_resources() {
-    let released = Arc::new(Mutex::new(Vec::new()));
-    let order = Arc::clone(&released);
-    let limiter1 = Fake::new().leases(move |_| Ok(tracked_lease(1, &order))).arc();
+    let released = ReleaseOrder::default();
+    let limiter1 = Fake::new().records_release(1, &released).arc();
     let limiter2 = concurrency(1, OldestFirst, 0);
     let chain = chain![limiter1, limiter2];
 
@@ -901,10 +699,9 @@ fn acquire_async_waits_for_resources_before_calling_next_limiter() {
 // .NET: LeasesAreDisposedInReverseOrder (40)
 #[test]
 fn leases_are_disposed_in_reverse_order() {
-    let released = Arc::new(Mutex::new(Vec::new()));
-    let (o1, o2) = (Arc::clone(&released), Arc::clone(&released));
-    let limiter1 = Fake::new().leases(move |_| Ok(tracked_lease(1, &o1))).arc();
-    let limiter2 = Fake::new().leases(move |_| Ok(tracked_lease(2, &o2))).arc();
+    let released = ReleaseOrder::default();
+    let limiter1 = Fake::new().records_release(1, &released).arc();
+    let limiter2 = Fake::new().records_release(2, &released).arc();
     let chain = chain![limiter1, limiter2];
 
     let lease = take(&chain, 1);
@@ -918,10 +715,9 @@ fn leases_are_disposed_in_reverse_order() {
 // Here the earlier leases are handed back through each limiter's `refund`, in reverse order.
 #[test]
 fn leases_are_disposed_in_reverse_order_when_acquire_throws() {
-    let released = Arc::new(Mutex::new(Vec::new()));
-    let (o1, o2) = (Arc::clone(&released), Arc::clone(&released));
-    let limiter1 = Fake::new().leases(move |_| Ok(tracked_lease(1, &o1))).arc();
-    let limiter2 = Fake::new().leases(move |_| Ok(tracked_lease(2, &o2))).arc();
+    let released = ReleaseOrder::default();
+    let limiter1 = Fake::new().records_release(1, &released).arc();
+    let limiter2 = Fake::new().records_release(2, &released).arc();
     let limiter3 = Fake::failing().arc();
     let chain = chain![limiter1, limiter2, limiter3];
 
@@ -933,10 +729,9 @@ fn leases_are_disposed_in_reverse_order_when_acquire_throws() {
 // .NET: LeasesAreDisposedInReverseOrderWhenAcquireAsyncThrows (42)
 #[tokio::test]
 async fn leases_are_disposed_in_reverse_order_when_acquire_async_throws() {
-    let released = Arc::new(Mutex::new(Vec::new()));
-    let (o1, o2) = (Arc::clone(&released), Arc::clone(&released));
-    let limiter1 = Fake::new().leases(move |_| Ok(tracked_lease(1, &o1))).arc();
-    let limiter2 = Fake::new().leases(move |_| Ok(tracked_lease(2, &o2))).arc();
+    let released = ReleaseOrder::default();
+    let limiter1 = Fake::new().records_release(1, &released).arc();
+    let limiter2 = Fake::new().records_release(2, &released).arc();
     let limiter3 = Fake::failing().arc();
     let chain = chain![limiter1, limiter2, limiter3];
 
@@ -945,32 +740,13 @@ async fn leases_are_disposed_in_reverse_order_when_acquire_async_throws() {
     assert_eq!((limiter1.refunds(), limiter2.refunds()), (1, 1));
 }
 
-/// Stand-in for .NET's `Exception` metadata value.
-#[derive(Clone, Debug, PartialEq)]
-struct Marker(&'static str);
-
-const META_1: MetadataName<SystemTime> = MetadataName::new("1");
-const META_2: MetadataName<Duration> = MetadataName::new("2");
-const META_3: MetadataName<Marker> = MetadataName::new("3");
-const META_4: MetadataName<Vec<i32>> = MetadataName::new("4");
-
 // .NET: MetadataIsCombined (43)
 // .NET's DateTime / TimeSpan / Exception / List<int> values become SystemTime / Duration /
 // `Marker` / `Vec<i32>`; typed `get` replaces `TryGetMetadata` + `IsType`.
 #[test]
 fn metadata_is_combined() {
-    let limiter1 = Fake::new()
-        .leases(|_| {
-            Ok(RateLimitLease::success()
-                .with_metadata(&META_1, SystemTime::UNIX_EPOCH)
-                .with_metadata(&META_2, Duration::ZERO))
-        })
-        .arc();
-    let limiter2 = Fake::new()
-        .leases(|_| {
-            Ok(RateLimitLease::success().with_metadata(&META_3, Marker("3")).with_metadata(&META_4, Vec::new()))
-        })
-        .arc();
+    let limiter1 = Fake::new().metadata(&META_1, SystemTime::UNIX_EPOCH).metadata(&META_2, Duration::ZERO).arc();
+    let limiter2 = Fake::new().metadata(&META_3, Marker("3")).metadata(&META_4, Vec::new()).arc();
     let chain = chain![limiter1, limiter2];
 
     let lease = take(&chain, 1);
@@ -988,14 +764,8 @@ fn metadata_is_combined() {
 #[test]
 fn duplicate_metadata_uses_first_one() {
     const DUP: MetadataName<Marker> = MetadataName::new("1");
-    let limiter1 = Fake::new()
-        .leases(|_| {
-            Ok(RateLimitLease::success().with_metadata(&DUP, Marker("first")).with_metadata(&META_2, Duration::ZERO))
-        })
-        .arc();
-    let limiter2 = Fake::new()
-        .leases(|_| Ok(RateLimitLease::success().with_metadata(&DUP, Marker("second")).with_metadata(&META_4, vec![1])))
-        .arc();
+    let limiter1 = Fake::new().metadata(&DUP, Marker("first")).metadata(&META_2, Duration::ZERO).arc();
+    let limiter2 = Fake::new().metadata(&DUP, Marker("second")).metadata(&META_4, vec![1]).arc();
     let chain = chain![limiter1, limiter2];
 
     let lease = take(&chain, 1);
@@ -1287,13 +1057,13 @@ fn try_replenish_is_true_if_any_child_replenished_and_asks_them_all() {
     let clock = ManualClock::new();
     let auto = bucket(&clock, 2, 1, secs(1), true, 0);
     let manual = bucket(&clock, 2, 1, secs(1), false, 0);
-    let refuses = FakeReplenishing::new(secs(1), false, false);
-    let accepts = FakeReplenishing::new(secs(1), false, true);
+    let refuses = replenishing(secs(1), false, false);
+    let accepts = replenishing(secs(1), false, true);
 
     // Only auto-replenishing and refusing children: false.
     let chain = chain![auto, refuses];
     assert!(!chain.try_replenish());
-    assert_eq!(refuses.calls(), 1);
+    assert_eq!(refuses.replenishes(), 1);
 
     // One manual bucket among them: true.
     let chain = chain![auto, manual];
@@ -1302,7 +1072,7 @@ fn try_replenish_is_true_if_any_child_replenished_and_asks_them_all() {
     // Every replenishing child is asked, even after one said true.
     let chain = chain![accepts, refuses, accepts];
     assert!(chain.try_replenish());
-    assert_eq!((accepts.calls(), refuses.calls()), (2, 2));
+    assert_eq!((accepts.replenishes(), refuses.replenishes()), (2, 2));
 
     // No replenishing child at all: false.
     let chain = chain![concurrency(1, OldestFirst, 0), Fake::new().arc()];
@@ -1312,9 +1082,9 @@ fn try_replenish_is_true_if_any_child_replenished_and_asks_them_all() {
 #[test]
 fn replenishment_period_is_the_smallest_positive_one() {
     let clock = ManualClock::new();
-    let zero = FakeReplenishing::new(Duration::ZERO, false, true);
+    let zero = replenishing(Duration::ZERO, false, true);
     let three = bucket(&clock, 1, 1, secs(3), false, 0);
-    let five = FakeReplenishing::new(secs(5), false, true);
+    let five = replenishing(secs(5), false, true);
     let window = fixed_window(&clock, 1, secs(4));
 
     let chain = chain![five, zero, three, window, concurrency(1, OldestFirst, 0)];
@@ -1342,7 +1112,7 @@ fn is_auto_replenishing_iff_every_replenishing_child_is() {
     assert!(!chain![auto1, manual].is_auto_replenishing());
     assert!(!chain![manual].is_auto_replenishing());
     assert!(chain![permits].is_auto_replenishing(), "no replenishing child: vacuously true");
-    assert!(!chain![auto1, FakeReplenishing::new(secs(1), false, true)].is_auto_replenishing());
+    assert!(!chain![auto1, replenishing(secs(1), false, true)].is_auto_replenishing());
 }
 
 // A chain inside a chain: replenishment forwards through it.

@@ -17,6 +17,7 @@
 
 mod common;
 
+use common::fake::given;
 use common::poll_once;
 
 use std::sync::Arc;
@@ -76,6 +77,21 @@ fn refuse(limiter: &PartitionedRateLimiter<()>, permits: u32) -> RateLimitLease 
     lease
 }
 
+/// .NET's `Create_TokenBucket` partition (1 token, 1 per minute, OldestFirst, queue 10), with
+/// `auto_replenishment` as given in the options, alone in a partitioned limiter on `clock`.
+fn one_minute_bucket(clock: &ManualClock, auto_replenishment: bool) -> PartitionedRateLimiter<()> {
+    one_partition(clock, move || {
+        RateLimitPartition::get_token_bucket_limiter(1, move |_| TokenBucketRateLimiterOptions {
+            token_limit: 1,
+            tokens_per_period: 1,
+            replenishment_period: ONE_MINUTE,
+            auto_replenishment,
+            queue_processing_order: OldestFirst,
+            queue_limit: 10,
+        })
+    })
+}
+
 /// The permit taken now comes back by itself exactly `period` later: refused until
 /// `period − 1 ns`, granted at `period` (nobody calls `try_replenish`: auto-replenishing).
 #[track_caller]
@@ -121,16 +137,7 @@ fn create_concurrency() {
 #[test]
 fn create_token_bucket() {
     let clock = ManualClock::new();
-    let limiter = one_partition(&clock, || {
-        RateLimitPartition::get_token_bucket_limiter(1, |_| TokenBucketRateLimiterOptions {
-            token_limit: 1,
-            tokens_per_period: 1,
-            replenishment_period: ONE_MINUTE,
-            auto_replenishment: true,
-            queue_processing_order: OldestFirst,
-            queue_limit: 10,
-        })
-    });
+    let limiter = one_minute_bucket(&clock, true);
 
     assert_eq!(available(&limiter), 1);
     // ReplenishmentPeriod 1 min, auto-replenishing.
@@ -142,16 +149,7 @@ fn create_token_bucket() {
 #[test]
 fn create_token_bucket_forces_auto_replenishment() {
     let clock = ManualClock::new();
-    let limiter = one_partition(&clock, || {
-        RateLimitPartition::get_token_bucket_limiter(1, |_| TokenBucketRateLimiterOptions {
-            token_limit: 1,
-            tokens_per_period: 1,
-            replenishment_period: ONE_MINUTE,
-            auto_replenishment: false,
-            queue_processing_order: OldestFirst,
-            queue_limit: 10,
-        })
-    });
+    let limiter = one_minute_bucket(&clock, false);
 
     assert_eq!(available(&limiter), 1);
     assert_comes_back_after(&clock, &limiter, ONE_MINUTE);
@@ -250,10 +248,7 @@ fn create_any_limiter() {
     let partition = RateLimitPartition::<u32, ManualClock>::get(1, move |_: &u32| Arc::clone(&handle));
     assert_eq!(*partition.key(), 1);
     let handle = Arc::clone(&concurrency);
-    let limiter = one_partition(&clock, move || {
-        let handle = Arc::clone(&handle);
-        RateLimitPartition::get(1, move |_: &u32| Arc::clone(&handle))
-    });
+    let limiter = one_partition(&clock, move || given(1, &handle));
     assert_eq!(available(&limiter), 1);
     let lease = take(&limiter, 1);
     assert_eq!(concurrency.statistics().unwrap().current_available_permits, 0);
@@ -278,10 +273,7 @@ fn create_any_limiter() {
         .unwrap(),
     );
     let handle = Arc::clone(&bucket);
-    let limiter = one_partition(&clock, move || {
-        let handle = Arc::clone(&handle);
-        RateLimitPartition::get(1, move |_: &u32| Arc::clone(&handle))
-    });
+    let limiter = one_partition(&clock, move || given(1, &handle));
     assert_eq!(available(&limiter), 1);
     drop(take(&limiter, 1));
     assert_eq!(bucket.statistics().unwrap().current_available_permits, 0);

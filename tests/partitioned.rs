@@ -4,9 +4,10 @@
 //! atomic eviction, refunds, invalid partition options, concurrent first use of a key).
 //!
 //! Conventions:
-//! * .NET's `TrackingRateLimiter` / `CustomizableLimiter` become [`Fake`]: every acquisition
-//!   succeeds, `statistics` is `None`, `idle_duration` is settable, and atomics count the calls.
-//!   [`Made`] is .NET's `TrackingRateLimiterFactory`: it records every fake a factory built.
+//! * .NET's `TrackingRateLimiter` / `CustomizableLimiter` become `common::fake::Fake`: every
+//!   acquisition succeeds, `statistics` is `None`, `idle_duration` is settable (`set_idle`), and
+//!   atomics count the calls. `common::fake::TrackingFactory` is .NET's
+//!   `TrackingRateLimiterFactory`: it records every fake its partitions built.
 //! * .NET's `string` resources are `str` (or `String` where `with_translated_key` needs a sized
 //!   resource); keys are `u32`.
 //! * "Awaiting" an `acquire` is polling the future by hand: [`now`] polls once and requires
@@ -32,6 +33,7 @@
 
 mod common;
 
+use common::fake::{Fake, TrackingFactory, given};
 use common::poll_once;
 
 use std::hash::{Hash, Hasher};
@@ -45,8 +47,8 @@ use tollgate::{
     Acquire, AcquireError, ChainedRateLimiter, Clock, ConcurrencyLimiterOptions, FixedWindowRateLimiterOptions,
     ManualClock, PARTITION_LIMIT_REACHED, PartitionedRateLimiter, PartitionedRateLimiterOptions,
     QueueProcessingOrder::{NewestFirst, OldestFirst},
-    RateLimitLease, RateLimitPartition, RateLimiter, RateLimiterStatistics, ReplenishingRateLimiter,
-    SlidingWindowRateLimiterOptions, TokenBucketRateLimiter, TokenBucketRateLimiterOptions,
+    RateLimitLease, RateLimitPartition, RateLimiter, SlidingWindowRateLimiterOptions, TokenBucketRateLimiter,
+    TokenBucketRateLimiterOptions,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -139,174 +141,20 @@ fn options(idle_timeout: Duration, max_partitions: Option<usize>) -> Partitioned
     PartitionedRateLimiterOptions { idle_timeout, max_partitions }
 }
 
-/// .NET's `TrackingRateLimiter` / `CustomizableLimiter` / `CustomizableReplenishingLimiter`.
-///
-/// Every acquisition succeeds with a plain lease; `statistics` is `None`; `idle_duration` is what
-/// [`Fake::set_idle`] last set (`None` at first). Every call is counted.
-#[derive(Default)]
-struct Fake {
-    key: u32,
-    replenishing: bool,
-    idle: Mutex<Option<Duration>>,
-    attempts: AtomicUsize,
-    acquires: AtomicUsize,
-    blockings: AtomicUsize,
-    stats_calls: AtomicUsize,
-    disposals: AtomicUsize,
-    refunds: AtomicUsize,
-    replenishes: AtomicUsize,
-}
-
-impl Fake {
-    fn new(key: u32) -> Self {
-        Self { key, ..Self::default() }
-    }
-
-    fn idle(self, idle: Option<Duration>) -> Self {
-        self.set_idle(idle);
-        self
-    }
-
-    fn set_idle(&self, idle: Option<Duration>) {
-        *self.idle.lock().unwrap() = idle;
-    }
-
-    fn attempts(&self) -> usize {
-        self.attempts.load(Ordering::SeqCst)
-    }
-
-    fn acquires(&self) -> usize {
-        self.acquires.load(Ordering::SeqCst)
-    }
-
-    fn blockings(&self) -> usize {
-        self.blockings.load(Ordering::SeqCst)
-    }
-
-    fn stats_calls(&self) -> usize {
-        self.stats_calls.load(Ordering::SeqCst)
-    }
-
-    fn disposals(&self) -> usize {
-        self.disposals.load(Ordering::SeqCst)
-    }
-
-    fn refunds(&self) -> usize {
-        self.refunds.load(Ordering::SeqCst)
-    }
-
-    fn replenishes(&self) -> usize {
-        self.replenishes.load(Ordering::SeqCst)
-    }
-}
-
-impl RateLimiter for Fake {
-    fn attempt_acquire(&self, _permits: u32) -> Result<RateLimitLease, AcquireError> {
-        self.attempts.fetch_add(1, Ordering::SeqCst);
-        Ok(RateLimitLease::success())
-    }
-
-    fn acquire(&self, _permits: u32) -> Acquire<'_> {
-        self.acquires.fetch_add(1, Ordering::SeqCst);
-        Acquire::ready(Ok(RateLimitLease::success()))
-    }
-
-    fn blocking_acquire(&self, _permits: u32) -> Result<RateLimitLease, AcquireError> {
-        self.blockings.fetch_add(1, Ordering::SeqCst);
-        Ok(RateLimitLease::success())
-    }
-
-    fn statistics(&self) -> Option<RateLimiterStatistics> {
-        self.stats_calls.fetch_add(1, Ordering::SeqCst);
-        None
-    }
-
-    fn idle_duration(&self) -> Option<Duration> {
-        *self.idle.lock().unwrap()
-    }
-
-    fn dispose(&self) {
-        self.disposals.fetch_add(1, Ordering::SeqCst);
-    }
-
-    fn refund(&self, lease: RateLimitLease) {
-        self.refunds.fetch_add(1, Ordering::SeqCst);
-        drop(lease);
-    }
-
-    fn as_replenishing(&self) -> Option<&dyn ReplenishingRateLimiter> {
-        if self.replenishing { Some(self) } else { None }
-    }
-}
-
-impl ReplenishingRateLimiter for Fake {
-    fn try_replenish(&self) -> bool {
-        self.replenishes.fetch_add(1, Ordering::SeqCst);
-        true
-    }
-
-    fn is_auto_replenishing(&self) -> bool {
-        false
-    }
-
-    fn replenishment_period(&self) -> Duration {
-        Duration::ZERO
-    }
-}
-
-/// .NET's `TrackingRateLimiterFactory`: records every fake its factories built, in order.
-#[derive(Default)]
-struct Made {
-    limiters: Mutex<Vec<Arc<Fake>>>,
-}
-
-impl Made {
-    fn make(&self, key: u32) -> Arc<Fake> {
-        let fake = Arc::new(Fake::new(key));
-        self.limiters.lock().unwrap().push(Arc::clone(&fake));
-        fake
-    }
-
-    fn count(&self) -> usize {
-        self.limiters.lock().unwrap().len()
-    }
-
-    fn nth(&self, i: usize) -> Arc<Fake> {
-        Arc::clone(&self.limiters.lock().unwrap()[i])
-    }
-
-    fn only(&self) -> Arc<Fake> {
-        assert_eq!(self.count(), 1, "expected exactly one limiter to have been built");
-        self.nth(0)
-    }
-
-    fn for_key(&self, key: u32) -> Arc<Fake> {
-        let limiters = self.limiters.lock().unwrap();
-        let mut of_key = limiters.iter().filter(|f| f.key == key);
-        let fake = Arc::clone(of_key.next().expect("a limiter for the key"));
-        assert!(of_key.next().is_none(), "expected one limiter for key {key}");
-        fake
-    }
-}
-
-/// A partition of `key` whose factory builds a tracked fake.
-fn tracked<C: Clock>(made: &Arc<Made>, key: u32) -> RateLimitPartition<u32, C> {
-    let made = Arc::clone(made);
-    RateLimitPartition::get(key, move |k: &u32| made.make(*k))
-}
-
-/// .NET's usual setup: resource "1" is key 1, anything else key 2, both tracked fakes.
-fn two_tracked_partitions() -> (Arc<Made>, PartitionedRateLimiter<str>) {
-    let made = Arc::new(Made::default());
-    let m = Arc::clone(&made);
-    let limiter = PartitionedRateLimiter::new(move |r: &str| tracked(&m, if r == "1" { 1 } else { 2 }));
+/// A partitioned limiter whose every resource is key 1, a tracked fake.
+fn one_tracked_partition() -> (TrackingFactory, PartitionedRateLimiter<str>) {
+    let made = TrackingFactory::default();
+    let m = made.clone();
+    let limiter = PartitionedRateLimiter::new(move |_: &str| m.partition(1));
     (made, limiter)
 }
 
-/// A partition whose factory hands out the fake the test already holds (.NET's `Get(1, _ => limiter1)`).
-fn given<C: Clock>(key: u32, fake: &Arc<Fake>) -> RateLimitPartition<u32, C> {
-    let fake = Arc::clone(fake);
-    RateLimitPartition::get(key, move |_: &u32| Arc::clone(&fake))
+/// .NET's usual setup: resource "1" is key 1, anything else key 2, both tracked fakes.
+fn two_tracked_partitions() -> (TrackingFactory, PartitionedRateLimiter<str>) {
+    let made = TrackingFactory::default();
+    let m = made.clone();
+    let limiter = PartitionedRateLimiter::new(move |r: &str| m.partition(if r == "1" { 1 } else { 2 }));
+    (made, limiter)
 }
 
 /// Counts the calls of a partition factory.
@@ -362,13 +210,11 @@ fn acquire_more_than_the_partition_limit_is_an_error() {
 // .NET: Create_AcquireCallsUnderlyingPartitionsLimiter (4)
 #[test]
 fn create_attempt_acquire_calls_underlying_partitions_limiter() {
-    let made = Arc::new(Made::default());
-    let m = Arc::clone(&made);
-    let limiter = PartitionedRateLimiter::new(move |_: &str| tracked(&m, 1));
+    let (made, limiter) = one_tracked_partition();
 
     grant(limiter.attempt_acquire("", 1));
     let fake = made.only();
-    assert_eq!(fake.key, 1);
+    assert_eq!(fake.key(), 1);
     assert_eq!((fake.attempts(), fake.acquires(), fake.blockings()), (1, 0, 0));
 }
 
@@ -376,9 +222,7 @@ fn create_attempt_acquire_calls_underlying_partitions_limiter() {
 // Also `blocking_acquire` (no .NET analogue), which must reach the limiter's own blocking call.
 #[test]
 fn create_acquire_calls_underlying_partitions_limiter() {
-    let made = Arc::new(Made::default());
-    let m = Arc::clone(&made);
-    let limiter = PartitionedRateLimiter::new(move |_: &str| tracked(&m, 1));
+    let (made, limiter) = one_tracked_partition();
 
     grant(now(limiter.acquire("", 1)));
     let fake = made.only();
@@ -392,9 +236,7 @@ fn create_acquire_calls_underlying_partitions_limiter() {
 // .NET: Create_GetStatisticsCallsUnderlyingPartitionsLimiter (6)
 #[test]
 fn create_statistics_calls_underlying_partitions_limiter() {
-    let made = Arc::new(Made::default());
-    let m = Arc::clone(&made);
-    let limiter = PartitionedRateLimiter::new(move |_: &str| tracked(&m, 1));
+    let (made, limiter) = one_tracked_partition();
 
     // Statistics builds the partition; the fake reports none.
     assert_eq!(limiter.statistics(""), None);
@@ -407,9 +249,7 @@ fn create_statistics_calls_underlying_partitions_limiter() {
 // .NET: Create_PartitionIsCached (7)
 #[test]
 fn create_partition_is_cached() {
-    let made = Arc::new(Made::default());
-    let m = Arc::clone(&made);
-    let limiter = PartitionedRateLimiter::new(move |_: &str| tracked(&m, 1));
+    let (made, limiter) = one_tracked_partition();
 
     grant(limiter.attempt_acquire("", 1));
     grant(now(limiter.acquire("", 1)));
@@ -431,9 +271,9 @@ fn create_multiple_partitions_work() {
     grant(limiter.attempt_acquire("2", 1));
 
     assert_eq!(made.count(), 2);
-    assert_eq!(made.nth(0).key, 1);
+    assert_eq!(made.nth(0).key(), 1);
     assert_eq!(made.nth(0).attempts(), 2);
-    assert_eq!(made.nth(1).key, 2);
+    assert_eq!(made.nth(1).key(), 2);
     assert_eq!(made.nth(1).attempts(), 2);
     assert_eq!(limiter.partition_count(), 2);
 }
@@ -441,11 +281,11 @@ fn create_multiple_partitions_work() {
 // .NET: Create_BlockingWaitDoesNotBlockOtherPartitions (9)
 #[test]
 fn create_blocking_wait_does_not_block_other_partitions() {
-    let made = Arc::new(Made::default());
-    let m = Arc::clone(&made);
+    let made = TrackingFactory::default();
+    let m = made.clone();
     let limiter = PartitionedRateLimiter::new(move |r: &str| {
         if r == "1" {
-            tracked(&m, 1)
+            m.partition(1)
         } else {
             RateLimitPartition::get_concurrency_limiter(2, |_| concurrency_options(1, 2))
         }
@@ -468,19 +308,19 @@ fn create_blocking_wait_does_not_block_other_partitions() {
 /// receives (or 10 s pass, so a second call cannot hang the test); key 2 is a plain fake.
 /// Returns the factory-1 call counter.
 fn blocking_factory_limiter(
-    made: &Arc<Made>,
+    made: &TrackingFactory,
     started: mpsc::Sender<()>,
     release: mpsc::Receiver<()>,
 ) -> (Arc<AtomicUsize>, PartitionedRateLimiter<str>) {
     let calls = counter();
     let c = Arc::clone(&calls);
-    let m = Arc::clone(made);
+    let m = made.clone();
     let started = Mutex::new(started);
     let release = Arc::new(Mutex::new(release));
     let started = Arc::new(started);
     let limiter = PartitionedRateLimiter::new(move |r: &str| {
         if r == "1" {
-            let (m, c, started, release) = (Arc::clone(&m), Arc::clone(&c), Arc::clone(&started), Arc::clone(&release));
+            let (m, c, started, release) = (m.clone(), Arc::clone(&c), Arc::clone(&started), Arc::clone(&release));
             RateLimitPartition::get(1, move |k: &u32| {
                 c.fetch_add(1, Ordering::SeqCst);
                 started.lock().unwrap().send(()).unwrap();
@@ -488,7 +328,7 @@ fn blocking_factory_limiter(
                 m.make(*k)
             })
         } else {
-            tracked(&m, 2)
+            m.partition(2)
         }
     });
     (calls, limiter)
@@ -500,7 +340,7 @@ fn blocking_factory_limiter(
 // future there (its first poll blocks while the factory runs).
 #[test]
 fn create_blocking_factory_does_not_block_other_partitions() {
-    let made = Arc::new(Made::default());
+    let made = TrackingFactory::default();
     let (started_tx, started_rx) = mpsc::channel();
     let (release_tx, release_rx) = mpsc::channel();
     let (factory_calls, limiter) = blocking_factory_limiter(&made, started_tx, release_rx);
@@ -559,7 +399,7 @@ fn create_key_equality_and_hash_are_used() {
         let c = Arc::clone(&c);
         RateLimitPartition::get(CaseInsensitive(r.to_string()), move |_: &CaseInsensitive| {
             c.fetch_add(1, Ordering::SeqCst);
-            Fake::new(0)
+            Fake::new()
         })
     });
 
@@ -579,9 +419,7 @@ fn create_key_equality_and_hash_are_used() {
 // .NET: Create_DisposeWithoutLimitersNoops (12)
 #[test]
 fn create_dispose_without_limiters_noops() {
-    let made = Arc::new(Made::default());
-    let m = Arc::clone(&made);
-    let limiter = PartitionedRateLimiter::new(move |_: &str| tracked(&m, 1));
+    let (made, limiter) = one_tracked_partition();
 
     limiter.dispose();
     assert_eq!(made.count(), 0);
@@ -613,9 +451,7 @@ fn create_dispose_disposes_all_limiters() {
 // of a disposed limiter readable, but a disposed partitioned limiter has no partitions left).
 #[test]
 fn create_dispose_fails_future_calls() {
-    let made = Arc::new(Made::default());
-    let m = Arc::clone(&made);
-    let limiter = PartitionedRateLimiter::new(move |_: &str| tracked(&m, 1));
+    let (made, limiter) = one_tracked_partition();
 
     limiter.dispose();
 
@@ -758,8 +594,19 @@ fn create_dropping_acquire_cancels_the_partition_wait() {
 // Eviction of idle partitions
 // ---------------------------------------------------------------------------------------------
 
-/// A limiter with one fake partition (key 1) whose factory counts its calls and keeps the fake it
-/// built last in `current`.
+/// A fake partition (key 1) whose factory counts its calls in `calls` and keeps the fake it built
+/// last in `current`.
+fn counted_fake_partition<C: Clock>(calls: &Calls, current: &Slot<Option<Arc<Fake>>>) -> RateLimitPartition<u32, C> {
+    let (c, cur) = (Arc::clone(calls), Arc::clone(current));
+    RateLimitPartition::get(1, move |_: &u32| {
+        c.fetch_add(1, Ordering::SeqCst);
+        let fake = Fake::new().arc();
+        *cur.lock().unwrap() = Some(Arc::clone(&fake));
+        fake
+    })
+}
+
+/// A limiter whose every resource is a [`counted_fake_partition`].
 fn one_fake_partition<C: Clock>(
     options: PartitionedRateLimiterOptions,
     clock: C,
@@ -767,20 +614,8 @@ fn one_fake_partition<C: Clock>(
     let calls = counter();
     let current = Arc::new(Mutex::new(None::<Arc<Fake>>));
     let (c, cur) = (Arc::clone(&calls), Arc::clone(&current));
-    let limiter = PartitionedRateLimiter::with_clock(
-        move |_: &str| {
-            let (c, cur) = (Arc::clone(&c), Arc::clone(&cur));
-            RateLimitPartition::get(1, move |k: &u32| {
-                c.fetch_add(1, Ordering::SeqCst);
-                let fake = Arc::new(Fake::new(*k));
-                *cur.lock().unwrap() = Some(Arc::clone(&fake));
-                fake
-            })
-        },
-        options,
-        clock,
-    )
-    .unwrap();
+    let limiter =
+        PartitionedRateLimiter::with_clock(move |_: &str| counted_fake_partition(&c, &cur), options, clock).unwrap();
     (calls, current, limiter)
 }
 
@@ -818,9 +653,9 @@ fn idle_limiter_is_cleaned_up() {
 // .NET: IdleLimiterIsCleanedUp (22), by the incremental eviction a new key performs.
 #[test]
 fn idle_limiter_is_cleaned_up_when_a_new_key_arrives() {
-    let made = Arc::new(Made::default());
-    let m = Arc::clone(&made);
-    let limiter = PartitionedRateLimiter::new(move |r: &str| tracked(&m, r.parse().unwrap()));
+    let made = TrackingFactory::default();
+    let m = made.clone();
+    let limiter = PartitionedRateLimiter::new(move |r: &str| m.partition(r.parse().unwrap()));
 
     grant(limiter.attempt_acquire("1", 1));
     made.for_key(1).set_idle(Some(ONE_MINUTE));
@@ -959,7 +794,7 @@ fn limiter_with_none_idle_duration_is_not_cleaned_up() {
                 let c = Arc::clone(&c);
                 RateLimitPartition::get(1, move |_: &u32| {
                     c.fetch_add(1, Ordering::SeqCst);
-                    Fake::new(1).idle(None)
+                    Fake::new().idle(None)
                 })
             } else {
                 RateLimitPartition::get_no_limiter(*k)
@@ -1012,24 +847,16 @@ fn all_idle_limiters_cleaned_up() {
 // replenishing partition next to an idle one does not stop its eviction, and is never replenished.
 #[test]
 fn replenishing_partition_does_not_prevent_idle_limiter_being_cleaned_up() {
-    let replenishing = Arc::new(Fake { replenishing: true, ..Fake::new(2) });
+    let replenishing = Fake::new().replenishing(Duration::ZERO, false, true).arc();
     let calls = counter();
     let slot = Arc::new(Mutex::new(None::<Arc<Fake>>));
     let c = Arc::clone(&calls);
     let (s, r) = (Arc::clone(&slot), Arc::clone(&replenishing));
-    let limiter = PartitionedRateLimiter::new(move |res: &str| {
-        if res == "1" {
-            let (c, s) = (Arc::clone(&c), Arc::clone(&s));
-            RateLimitPartition::get(1, move |k: &u32| {
-                c.fetch_add(1, Ordering::SeqCst);
-                let fake = Arc::new(Fake::new(*k));
-                *s.lock().unwrap() = Some(Arc::clone(&fake));
-                fake
-            })
-        } else {
-            given(2, &r)
-        }
-    });
+    let limiter = PartitionedRateLimiter::new(
+        move |res: &str| {
+            if res == "1" { counted_fake_partition(&c, &s) } else { given(2, &r) }
+        },
+    );
 
     grant(limiter.attempt_acquire("2", 1));
     grant(limiter.attempt_acquire("1", 1));
@@ -1062,7 +889,7 @@ fn chained_fakes_limiter() -> (Calls, Slot<Vec<Arc<Fake>>>, PartitionedRateLimit
         let (c, ch) = (Arc::clone(&c), Arc::clone(&ch));
         RateLimitPartition::get(1, move |_: &u32| {
             c.fetch_add(1, Ordering::SeqCst);
-            let (a, b) = (Arc::new(Fake::new(1)), Arc::new(Fake::new(1)));
+            let (a, b) = (Fake::new().arc(), Fake::new().arc());
             *ch.lock().unwrap() = vec![Arc::clone(&a), Arc::clone(&b)];
             ChainedRateLimiter::new(vec![a as Arc<dyn RateLimiter>, b]).unwrap()
         })
@@ -1260,9 +1087,9 @@ fn translate_drop_does_dispose_inner_limiter() {
 // .NET: Translate_GetStatisticsCallsUnderlyingLimiter (39)
 #[test]
 fn translate_statistics_calls_underlying_limiter() {
-    let made = Arc::new(Made::default());
-    let m = Arc::clone(&made);
-    let limiter = Arc::new(PartitionedRateLimiter::new(move |_: &String| tracked(&m, 1)));
+    let made = TrackingFactory::default();
+    let m = made.clone();
+    let limiter = Arc::new(PartitionedRateLimiter::new(move |_: &String| m.partition(1)));
     let translated = Arc::clone(&limiter).with_translated_key(|i: &i32| i.to_string(), false);
 
     assert_eq!(translated.statistics(&1), None);
@@ -1285,7 +1112,7 @@ fn partitioner_runs_on_every_call_and_only_the_first_factory_is_used() {
         let f = Arc::clone(&f);
         RateLimitPartition::get(1, move |_: &u32| {
             f.lock().unwrap().push(n);
-            Fake::new(1)
+            Fake::new()
         })
     });
 
@@ -1342,7 +1169,7 @@ fn concurrent_first_use_of_a_key_builds_one_limiter() {
 // key 2; the key-1 request completes once the factory returns. Real threads; one 20 ms real wait.
 #[test]
 fn slow_factory_for_one_key_does_not_block_another_key() {
-    let made = Arc::new(Made::default());
+    let made = TrackingFactory::default();
     let (started_tx, started_rx) = mpsc::channel();
     let (release_tx, release_rx) = mpsc::channel();
     let (factory_calls, limiter) = blocking_factory_limiter(&made, started_tx, release_rx);
@@ -1710,9 +1537,9 @@ fn invalid_partition_options_are_reported_per_request() {
 // (f) partition_count grows with each new key and shrinks on eviction.
 #[test]
 fn partition_count_grows_per_key_and_shrinks_on_eviction() {
-    let made = Arc::new(Made::default());
-    let m = Arc::clone(&made);
-    let limiter = PartitionedRateLimiter::new(move |k: &u32| tracked(&m, *k));
+    let made = TrackingFactory::default();
+    let m = made.clone();
+    let limiter = PartitionedRateLimiter::new(move |k: &u32| m.partition(*k));
 
     assert_eq!(limiter.partition_count(), 0);
     for key in 1..=5 {
@@ -1734,13 +1561,13 @@ fn partition_count_grows_per_key_and_shrinks_on_eviction() {
 // every later call fails with Disposed.
 #[test]
 fn dispose_disposes_every_partition_once_and_fails_later_calls() {
-    let made = Arc::new(Made::default());
-    let m = Arc::clone(&made);
+    let made = TrackingFactory::default();
+    let m = made.clone();
     let limiter = PartitionedRateLimiter::new(move |k: &u32| {
         if *k == 0 {
             RateLimitPartition::get_concurrency_limiter(0, |_| concurrency_options(1, 1))
         } else {
-            tracked(&m, *k)
+            m.partition(*k)
         }
     });
 
@@ -1846,7 +1673,7 @@ fn refund_reaches_the_partition_limiter() {
 // live, and the request that was waiting for it must not be granted by it. Real threads, no sleep.
 #[test]
 fn dispose_during_a_running_factory_disposes_the_late_limiter() {
-    let made = Arc::new(Made::default());
+    let made = TrackingFactory::default();
     let (started_tx, started_rx) = mpsc::channel();
     let (release_tx, release_rx) = mpsc::channel();
     let (_factory_calls, limiter) = blocking_factory_limiter(&made, started_tx, release_rx);
@@ -1870,9 +1697,9 @@ fn dispose_during_a_running_factory_disposes_the_late_limiter() {
 #[test]
 fn dispose_racing_new_keys_leaves_no_partition() {
     for round in 0..200 {
-        let made = Arc::new(Made::default());
-        let m = Arc::clone(&made);
-        let limiter = PartitionedRateLimiter::new(move |k: &u32| tracked(&m, *k));
+        let made = TrackingFactory::default();
+        let m = made.clone();
+        let limiter = PartitionedRateLimiter::new(move |k: &u32| m.partition(*k));
         let go = Barrier::new(3);
         thread::scope(|s| {
             for t in 0..2u32 {
@@ -1893,7 +1720,7 @@ fn dispose_racing_new_keys_leaves_no_partition() {
             limiter.dispose();
         });
         assert_eq!(limiter.partition_count(), 0, "round {round}: partitions left after dispose");
-        for fake in made.limiters.lock().unwrap().iter() {
+        for fake in made.made() {
             assert_eq!(fake.disposals(), 1, "round {round}: a built limiter was not disposed");
         }
     }

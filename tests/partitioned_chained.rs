@@ -6,13 +6,15 @@
 //! Conventions (the same as `chained.rs`):
 //! * Resources are `&str` (`PartitionedRateLimiter<str>`); .NET's `""` is `""`.
 //! * .NET's fake limiters (`TrackingRateLimiter`, `CustomizableLimiter`, `NotImplementedLimiter`)
-//!   become [`Fake`]: closures decide the leases, atomics count the calls and refunds. .NET's
-//!   `TrackingRateLimiterFactory` is [`TrackingFactory`], which records every limiter it builds.
+//!   become `common::fake::Fake`: closures decide the leases, atomics count the calls and refunds.
+//!   .NET's `TrackingRateLimiterFactory` is `common::fake::TrackingFactory`, which records every
+//!   limiter it builds; [`tracking`] is a partitioned limiter of its partitions.
 //! * .NET's `RateLimitPartition.Get(key, _ => limiter)` (a shared limiter behind every resource) is
 //!   [`serving`].
 //! * A child that "throws" returns an `Err`; the chain must hand back that very error, unchanged.
-//!   [`child_error`] is a sentinel value the chain cannot produce by itself.
-//! * "Lease disposed" is observed with `RateLimitLease::on_release` (runs when the lease is dropped).
+//!   `child_error()` is a sentinel value the chain cannot produce by itself.
+//! * "Lease disposed" is observed with `RateLimitLease::on_release` (runs when the lease is dropped;
+//!   `Fake::records_release`).
 //! * .NET's cancellation tokens become dropping the `acquire` future (API difference 1). A queued
 //!   request is a `Box::pin(chain.acquire(resource, n))` future polled once right away
 //!   ([`penqueue`]).
@@ -27,14 +29,14 @@
 
 mod common;
 
+use common::fake::*;
 use common::limiter::*;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use tollgate::{
-    Acquire, AcquireError, ConcurrencyLimiter, ConcurrencyLimiterOptions, FixedWindowRateLimiterOptions, ManualClock,
+    AcquireError, ConcurrencyLimiter, ConcurrencyLimiterOptions, FixedWindowRateLimiterOptions, ManualClock,
     MetadataName, PartitionedRateLimiter, PartitionedRateLimiterOptions,
     QueueProcessingOrder::{self, NewestFirst, OldestFirst},
     RateLimitLease, RateLimitPartition, RateLimiter, RateLimiterStatistics, SlidingWindowRateLimiterOptions,
@@ -66,10 +68,27 @@ where
 /// limiter is the test's own `limiter`.
 fn serving<L: RateLimiter + 'static>(key: u32, limiter: &Arc<L>) -> Arc<Partitioned> {
     let limiter = Arc::clone(limiter);
-    partitioned(move |_| {
-        let limiter = Arc::clone(&limiter);
-        RateLimitPartition::get(key, move |_| Arc::clone(&limiter))
-    })
+    partitioned(move |_| given(key, &limiter))
+}
+
+/// .NET's `RateLimitPartition.Get(key, key => factory.GetLimiter(key))`: every resource maps to
+/// `key`, whose limiter `factory` builds (and records).
+fn tracking(factory: &TrackingFactory, key: u32) -> Arc<Partitioned> {
+    let factory = factory.clone();
+    partitioned(move |_| factory.partition(key))
+}
+
+/// Concurrency limiters of `permits1` and `permits2` permits, each the only partition of its own
+/// partitioned limiter ([`serving`], keys 1 and 2), and the chain of those two.
+fn served_concurrency_chain(
+    permits1: u32,
+    permits2: u32,
+) -> (Arc<ConcurrencyLimiter>, Arc<ConcurrencyLimiter>, Partitioned) {
+    let concurrency1 = concurrency(permits1, OldestFirst, 0);
+    let concurrency2 = concurrency(permits2, OldestFirst, 0);
+    let limiter1 = serving(1, &concurrency1);
+    let limiter2 = serving(2, &concurrency2);
+    (concurrency1, concurrency2, chain![limiter1, limiter2])
 }
 
 /// .NET's `RateLimitPartition.GetConcurrencyLimiter(1, _ => options)` for every resource.
@@ -212,185 +231,6 @@ fn pacquire_now(limiter: &Partitioned, resource: &str, permits: u32) -> RateLimi
 #[track_caller]
 fn pacquire_err(limiter: &Partitioned, resource: &str, permits: u32) -> AcquireError {
     ready_err(&mut Box::pin(limiter.acquire(resource, permits)))
-}
-
-/// What a failing child returns: a value the chain never produces itself (its own errors are
-/// `Disposed`), standing in for .NET's `NotImplementedException`.
-fn child_error() -> AcquireError {
-    AcquireError::PermitLimitExceeded { requested: 4242, limit: 7 }
-}
-
-/// The limiters a [`TrackingFactory`] has built, with their keys.
-type Made = Arc<Mutex<Vec<(u32, Arc<Fake>)>>>;
-
-type LeaseFn = Box<dyn Fn(u32) -> Result<RateLimitLease, AcquireError> + Send + Sync>;
-
-/// A shared record of which fake was asked, in order (the `TrackingRateLimiter` keys).
-type CallLog = Arc<Mutex<Vec<(u32, &'static str)>>>;
-
-/// .NET's `TrackingRateLimiter` / `CustomizableLimiter` / `NotImplementedLimiter`, in one type.
-///
-/// By default every acquisition succeeds with a plain lease; `statistics` and `idle_duration`
-/// are `None` (as .NET's tracking limiter). Calls, refunds and disposals are counted.
-struct Fake {
-    key: u32,
-    log: Option<CallLog>,
-    attempt: LeaseFn,
-    acquire: LeaseFn,
-    attempt_calls: AtomicUsize,
-    acquire_calls: AtomicUsize,
-    blocking_calls: AtomicUsize,
-    refunds: AtomicUsize,
-    disposals: AtomicUsize,
-}
-
-impl Fake {
-    fn new() -> Self {
-        Self {
-            key: 0,
-            log: None,
-            attempt: Box::new(|_| Ok(RateLimitLease::success())),
-            acquire: Box::new(|_| Ok(RateLimitLease::success())),
-            attempt_calls: AtomicUsize::new(0),
-            acquire_calls: AtomicUsize::new(0),
-            blocking_calls: AtomicUsize::new(0),
-            refunds: AtomicUsize::new(0),
-            disposals: AtomicUsize::new(0),
-        }
-    }
-
-    /// .NET's `NotImplementedLimiter`: every acquisition returns [`child_error`].
-    fn failing() -> Self {
-        Self::new().leases(|_| Err(child_error()))
-    }
-
-    /// Records `(key, method)` in `log` on every acquisition call.
-    fn tracked(mut self, key: u32, log: &CallLog) -> Self {
-        self.key = key;
-        self.log = Some(Arc::clone(log));
-        self
-    }
-
-    /// Decides the leases of `attempt_acquire`, `acquire` and `blocking_acquire`.
-    fn leases(
-        mut self,
-        f: impl Fn(u32) -> Result<RateLimitLease, AcquireError> + Send + Sync + Clone + 'static,
-    ) -> Self {
-        self.attempt = Box::new(f.clone());
-        self.acquire = Box::new(f);
-        self
-    }
-
-    fn arc(self) -> Arc<Self> {
-        Arc::new(self)
-    }
-
-    fn record(&self, method: &'static str) {
-        if let Some(log) = &self.log {
-            log.lock().unwrap().push((self.key, method));
-        }
-    }
-
-    fn attempts(&self) -> usize {
-        self.attempt_calls.load(Ordering::SeqCst)
-    }
-
-    fn acquires(&self) -> usize {
-        self.acquire_calls.load(Ordering::SeqCst)
-    }
-
-    fn blockings(&self) -> usize {
-        self.blocking_calls.load(Ordering::SeqCst)
-    }
-
-    fn refunds(&self) -> usize {
-        self.refunds.load(Ordering::SeqCst)
-    }
-
-    fn disposals(&self) -> usize {
-        self.disposals.load(Ordering::SeqCst)
-    }
-}
-
-impl RateLimiter for Fake {
-    fn attempt_acquire(&self, permits: u32) -> Result<RateLimitLease, AcquireError> {
-        self.attempt_calls.fetch_add(1, Ordering::SeqCst);
-        self.record("attempt_acquire");
-        (self.attempt)(permits)
-    }
-
-    fn acquire(&self, permits: u32) -> Acquire<'_> {
-        self.acquire_calls.fetch_add(1, Ordering::SeqCst);
-        self.record("acquire");
-        Acquire::ready((self.acquire)(permits))
-    }
-
-    fn blocking_acquire(&self, permits: u32) -> Result<RateLimitLease, AcquireError> {
-        self.blocking_calls.fetch_add(1, Ordering::SeqCst);
-        self.record("blocking_acquire");
-        (self.acquire)(permits)
-    }
-
-    fn statistics(&self) -> Option<RateLimiterStatistics> {
-        None
-    }
-
-    fn idle_duration(&self) -> Option<std::time::Duration> {
-        None
-    }
-
-    fn dispose(&self) {
-        self.disposals.fetch_add(1, Ordering::SeqCst);
-    }
-
-    fn refund(&self, lease: RateLimitLease) {
-        self.refunds.fetch_add(1, Ordering::SeqCst);
-        drop(lease);
-    }
-}
-
-/// .NET's `TrackingRateLimiterFactory<int>`: builds a tracked [`Fake`] per partition key and
-/// records `(key, limiter)` for every limiter it builds, in order.
-#[derive(Clone, Default)]
-struct TrackingFactory {
-    made: Made,
-    log: CallLog,
-}
-
-impl TrackingFactory {
-    /// `RateLimitPartition.Get(key, key => factory.GetLimiter(key))`.
-    fn partition(&self, key: u32) -> RateLimitPartition<u32> {
-        let this = self.clone();
-        RateLimitPartition::get(key, move |k: &u32| {
-            let limiter = Fake::new().tracked(*k, &this.log).arc();
-            this.made.lock().unwrap().push((*k, Arc::clone(&limiter)));
-            limiter
-        })
-    }
-
-    fn made(&self) -> Vec<(u32, Arc<Fake>)> {
-        self.made.lock().unwrap().clone()
-    }
-
-    fn keys(&self) -> Vec<u32> {
-        self.made().into_iter().map(|(k, _)| k).collect()
-    }
-
-    fn calls(&self) -> Vec<(u32, &'static str)> {
-        self.log.lock().unwrap().clone()
-    }
-}
-
-/// A successful lease that records `id` in `order` when it is dropped.
-fn tracked_lease(id: u32, order: &Arc<Mutex<Vec<u32>>>) -> RateLimitLease {
-    let order = Arc::clone(order);
-    RateLimitLease::success().on_release(move || order.lock().unwrap().push(id))
-}
-
-fn sorted_names(lease: &RateLimitLease) -> Vec<String> {
-    let mut names: Vec<String> = lease.metadata_names().map(str::to_owned).collect();
-    names.sort();
-    names
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -563,8 +403,7 @@ fn get_statistics_has_correct_values() {
 #[test]
 fn acquire_works_with_single_limiter() {
     let factory = TrackingFactory::default();
-    let f = factory.clone();
-    let limiter = partitioned(move |_| f.partition(1));
+    let limiter = tracking(&factory, 1);
     let chain = chain![limiter];
 
     let lease = chain.attempt_acquire("", 1).unwrap();
@@ -572,15 +411,14 @@ fn acquire_works_with_single_limiter() {
     assert!(lease.is_acquired());
     let made = factory.made();
     assert_eq!(factory.keys(), [1]);
-    assert_eq!((made[0].1.attempts(), made[0].1.acquires()), (1, 0));
+    assert_eq!((made[0].attempts(), made[0].acquires()), (1, 0));
 }
 
 // .NET: AcquireAsyncWorksWithSingleLimiter (11)
 #[tokio::test]
 async fn acquire_async_works_with_single_limiter() {
     let factory = TrackingFactory::default();
-    let f = factory.clone();
-    let limiter = partitioned(move |_| f.partition(1));
+    let limiter = tracking(&factory, 1);
     let chain = chain![limiter];
 
     let lease = chain.acquire("", 1).await.unwrap();
@@ -588,16 +426,15 @@ async fn acquire_async_works_with_single_limiter() {
     assert!(lease.is_acquired());
     let made = factory.made();
     assert_eq!(factory.keys(), [1]);
-    assert_eq!((made[0].1.acquires(), made[0].1.attempts()), (1, 0));
+    assert_eq!((made[0].acquires(), made[0].attempts()), (1, 0));
 }
 
 // .NET: AcquireWorksWithMultipleLimiters (12)
 #[test]
 fn acquire_works_with_multiple_limiters() {
     let factory = TrackingFactory::default();
-    let (f1, f2) = (factory.clone(), factory.clone());
-    let limiter1 = partitioned(move |_| f1.partition(1));
-    let limiter2 = partitioned(move |_| f2.partition(2));
+    let limiter1 = tracking(&factory, 1);
+    let limiter2 = tracking(&factory, 2);
     let chain = chain![limiter1, limiter2];
 
     let lease = chain.attempt_acquire("", 1).unwrap();
@@ -605,18 +442,17 @@ fn acquire_works_with_multiple_limiters() {
     assert!(lease.is_acquired());
     let made = factory.made();
     assert_eq!(factory.keys(), [1, 2]);
-    assert_eq!((made[0].1.attempts(), made[1].1.attempts()), (1, 1));
+    assert_eq!((made[0].attempts(), made[1].attempts()), (1, 1));
     assert_eq!(factory.calls(), [(1, "attempt_acquire"), (2, "attempt_acquire")]);
-    assert_eq!((made[0].1.refunds(), made[1].1.refunds()), (0, 0), "a success refunds nothing");
+    assert_eq!((made[0].refunds(), made[1].refunds()), (0, 0), "a success refunds nothing");
 }
 
 // .NET: AcquireAsyncWorksWithMultipleLimiters (13)
 #[tokio::test]
 async fn acquire_async_works_with_multiple_limiters() {
     let factory = TrackingFactory::default();
-    let (f1, f2) = (factory.clone(), factory.clone());
-    let limiter1 = partitioned(move |_| f1.partition(1));
-    let limiter2 = partitioned(move |_| f2.partition(2));
+    let limiter1 = tracking(&factory, 1);
+    let limiter2 = tracking(&factory, 2);
     let chain = chain![limiter1, limiter2];
 
     let lease = chain.acquire("", 1).await.unwrap();
@@ -624,19 +460,15 @@ async fn acquire_async_works_with_multiple_limiters() {
     assert!(lease.is_acquired());
     let made = factory.made();
     assert_eq!(factory.keys(), [1, 2]);
-    assert_eq!((made[0].1.acquires(), made[1].1.acquires()), (1, 1));
+    assert_eq!((made[0].acquires(), made[1].acquires()), (1, 1));
     assert_eq!(factory.calls(), [(1, "acquire"), (2, "acquire")]);
-    assert_eq!((made[0].1.refunds(), made[1].1.refunds()), (0, 0), "a success refunds nothing");
+    assert_eq!((made[0].refunds(), made[1].refunds()), (0, 0), "a success refunds nothing");
 }
 
 // .NET: AcquireLeaseCorrectlyDisposesWithMultipleLimiters (14)
 #[test]
 fn acquire_lease_correctly_disposes_with_multiple_limiters() {
-    let concurrency1 = concurrency(1, OldestFirst, 0);
-    let concurrency2 = concurrency(1, OldestFirst, 0);
-    let limiter1 = serving(1, &concurrency1);
-    let limiter2 = serving(2, &concurrency2);
-    let chain = chain![limiter1, limiter2];
+    let (concurrency1, concurrency2, chain) = served_concurrency_chain(1, 1);
 
     let lease = ptake(&chain, "", 1);
     assert_eq!((available(&*concurrency1), available(&*concurrency2)), (0, 0));
@@ -648,11 +480,7 @@ fn acquire_lease_correctly_disposes_with_multiple_limiters() {
 // .NET: AcquireAsyncLeaseCorrectlyDisposesWithMultipleLimiters (15)
 #[tokio::test]
 async fn acquire_async_lease_correctly_disposes_with_multiple_limiters() {
-    let concurrency1 = concurrency(1, OldestFirst, 0);
-    let concurrency2 = concurrency(1, OldestFirst, 0);
-    let limiter1 = serving(1, &concurrency1);
-    let limiter2 = serving(2, &concurrency2);
-    let chain = chain![limiter1, limiter2];
+    let (concurrency1, concurrency2, chain) = served_concurrency_chain(1, 1);
 
     let lease = chain.acquire("", 1).await.unwrap();
     assert!(lease.is_acquired());
@@ -696,9 +524,8 @@ async fn acquire_async_lease_correctly_disposes_with_single_limiter() {
 #[test]
 fn acquire_fails_when_one_limiter_does_not_have_enough_resources() {
     let factory = TrackingFactory::default();
-    let f = factory.clone();
     let inner = concurrency(1, OldestFirst, 0);
-    let limiter1 = partitioned(move |_| f.partition(1));
+    let limiter1 = tracking(&factory, 1);
     let limiter2 = serving(2, &inner);
     // Take the concurrency limiter's only permit, so the chain fails there.
     let _held = take(&*inner, 1);
@@ -709,8 +536,8 @@ fn acquire_fails_when_one_limiter_does_not_have_enough_resources() {
     assert!(!lease.is_acquired());
     let made = factory.made();
     assert_eq!(factory.keys(), [1]);
-    assert_eq!(made[0].1.attempts(), 1);
-    assert_eq!(made[0].1.refunds(), 1, "the first partition's grant is refunded");
+    assert_eq!(made[0].attempts(), 1);
+    assert_eq!(made[0].refunds(), 1, "the first partition's grant is refunded");
     assert_eq!(stats(&*inner), snapshot(0, 0, 1, 1), "the refusal is the second limiter's own");
 }
 
@@ -721,9 +548,8 @@ fn acquire_fails_when_one_limiter_does_not_have_enough_resources() {
 #[test]
 fn acquire_async_fails_when_one_limiter_does_not_have_enough_resources() {
     let factory = TrackingFactory::default();
-    let f = factory.clone();
     let inner = concurrency(1, OldestFirst, 0);
-    let limiter1 = partitioned(move |_| f.partition(1));
+    let limiter1 = tracking(&factory, 1);
     let limiter2 = serving(2, &inner);
     let held = acquire_now(&*inner, 1);
     assert!(held.is_acquired());
@@ -733,26 +559,22 @@ fn acquire_async_fails_when_one_limiter_does_not_have_enough_resources() {
     assert!(!lease.is_acquired());
     let made = factory.made();
     assert_eq!(factory.keys(), [1]);
-    assert_eq!(made[0].1.attempts(), 1);
-    assert_eq!(made[0].1.refunds(), 1);
+    assert_eq!(made[0].attempts(), 1);
+    assert_eq!(made[0].refunds(), 1);
 
     let lease = pacquire_now(&chain, "", 1);
     assert!(!lease.is_acquired());
     assert_eq!(lease.reason_phrase(), Some("Queue limit reached"));
     assert_eq!(factory.calls(), [(1, "attempt_acquire"), (1, "acquire")]);
-    assert_eq!(made[0].1.refunds(), 2);
+    assert_eq!(made[0].refunds(), 2);
 }
 
 // .NET: AcquireFailsAndReleasesAcquiredResources (20)
 // Addition (all-or-nothing): limiter 1's successful count goes back too.
 #[test]
 fn acquire_fails_and_releases_acquired_resources() {
-    let concurrency1 = concurrency(1, OldestFirst, 0);
-    let concurrency2 = concurrency(1, OldestFirst, 0);
-    let limiter1 = serving(1, &concurrency1);
-    let limiter2 = serving(2, &concurrency2);
+    let (concurrency1, concurrency2, chain) = served_concurrency_chain(1, 1);
     let _held = take(&*concurrency2, 1);
-    let chain = chain![limiter1, limiter2];
 
     drop(prefuse(&chain, "", 1));
 
@@ -764,13 +586,9 @@ fn acquire_fails_and_releases_acquired_resources() {
 // `acquire` and `blocking_acquire` release limiter 1 the same way.
 #[test]
 fn acquire_async_fails_and_releases_acquired_resources() {
-    let concurrency1 = concurrency(1, OldestFirst, 0);
-    let concurrency2 = concurrency(1, OldestFirst, 0);
-    let limiter1 = serving(1, &concurrency1);
-    let limiter2 = serving(2, &concurrency2);
+    let (concurrency1, concurrency2, chain) = served_concurrency_chain(1, 1);
     let held = acquire_now(&*concurrency2, 1);
     assert!(held.is_acquired());
-    let chain = chain![limiter1, limiter2];
 
     drop(prefuse(&chain, "", 1));
     assert_eq!(stats(&*concurrency1), snapshot(1, 0, 0, 0));
@@ -855,9 +673,8 @@ async fn acquire_async_throws_single_limiter() {
 // lease, the custom one and the concurrency partition's permit.
 #[test]
 fn acquire_succeeds_dispose_throws_and_releases_resources() {
-    let released = Arc::new(Mutex::new(Vec::new()));
-    let order = Arc::clone(&released);
-    let custom = Fake::new().leases(move |_| Ok(tracked_lease(1, &order))).arc();
+    let released = ReleaseOrder::default();
+    let custom = Fake::new().records_release(1, &released).arc();
     let inner = concurrency(1, OldestFirst, 0);
     let limiter1 = serving(1, &custom);
     let limiter2 = serving(1, &inner);
@@ -877,9 +694,8 @@ fn acquire_succeeds_dispose_throws_and_releases_resources() {
 // [N] for the throwing dispose; what remains, as 32, through `acquire`.
 #[tokio::test]
 async fn acquire_async_succeeds_dispose_throws_and_releases_resources() {
-    let released = Arc::new(Mutex::new(Vec::new()));
-    let order = Arc::clone(&released);
-    let custom = Fake::new().leases(move |_| Ok(tracked_lease(1, &order))).arc();
+    let released = ReleaseOrder::default();
+    let custom = Fake::new().records_release(1, &released).arc();
     let inner = concurrency(1, OldestFirst, 0);
     let limiter1 = serving(1, &custom);
     let limiter2 = serving(1, &inner);
@@ -898,11 +714,7 @@ async fn acquire_async_succeeds_dispose_throws_and_releases_resources() {
 // .NET: AcquireForwardsCorrectPermitCount (34)
 #[test]
 fn acquire_forwards_correct_permit_count() {
-    let concurrency1 = concurrency(5, OldestFirst, 0);
-    let concurrency2 = concurrency(3, OldestFirst, 0);
-    let limiter1 = serving(1, &concurrency1);
-    let limiter2 = serving(1, &concurrency2);
-    let chain = chain![limiter1, limiter2];
+    let (concurrency1, concurrency2, chain) = served_concurrency_chain(5, 3);
 
     let lease = ptake(&chain, "", 3);
     assert_eq!((available(&*concurrency1), available(&*concurrency2)), (2, 0));
@@ -914,11 +726,7 @@ fn acquire_forwards_correct_permit_count() {
 // .NET: AcquireAsyncForwardsCorrectPermitCount (35)
 #[tokio::test]
 async fn acquire_async_forwards_correct_permit_count() {
-    let concurrency1 = concurrency(5, OldestFirst, 0);
-    let concurrency2 = concurrency(3, OldestFirst, 0);
-    let limiter1 = serving(1, &concurrency1);
-    let limiter2 = serving(1, &concurrency2);
-    let chain = chain![limiter1, limiter2];
+    let (concurrency1, concurrency2, chain) = served_concurrency_chain(5, 3);
 
     let lease = chain.acquire("", 3).await.unwrap();
     assert!(lease.is_acquired());
@@ -1030,10 +838,9 @@ fn acquire_async_waits_for_resources_before_calling_next_limiter() {
 // .NET: LeasesAreDisposedInReverseOrder (41)
 #[test]
 fn leases_are_disposed_in_reverse_order() {
-    let released = Arc::new(Mutex::new(Vec::new()));
-    let (o1, o2) = (Arc::clone(&released), Arc::clone(&released));
-    let custom1 = Fake::new().leases(move |_| Ok(tracked_lease(1, &o1))).arc();
-    let custom2 = Fake::new().leases(move |_| Ok(tracked_lease(2, &o2))).arc();
+    let released = ReleaseOrder::default();
+    let custom1 = Fake::new().records_release(1, &released).arc();
+    let custom2 = Fake::new().records_release(2, &released).arc();
     let limiter1 = serving(1, &custom1);
     let limiter2 = serving(1, &custom2);
     let chain = chain![limiter1, limiter2];
@@ -1049,10 +856,9 @@ fn leases_are_disposed_in_reverse_order() {
 // Here the earlier leases are handed back through each partition's `refund`, in reverse order.
 #[test]
 fn leases_are_disposed_in_reverse_order_when_acquire_throws() {
-    let released = Arc::new(Mutex::new(Vec::new()));
-    let (o1, o2) = (Arc::clone(&released), Arc::clone(&released));
-    let custom1 = Fake::new().leases(move |_| Ok(tracked_lease(1, &o1))).arc();
-    let custom2 = Fake::new().leases(move |_| Ok(tracked_lease(2, &o2))).arc();
+    let released = ReleaseOrder::default();
+    let custom1 = Fake::new().records_release(1, &released).arc();
+    let custom2 = Fake::new().records_release(2, &released).arc();
     let failing = Fake::failing().arc();
     let limiter1 = serving(1, &custom1);
     let limiter2 = serving(1, &custom2);
@@ -1067,10 +873,9 @@ fn leases_are_disposed_in_reverse_order_when_acquire_throws() {
 // .NET: LeasesAreDisposedInReverseOrderWhenAcquireAsyncThrows (43)
 #[tokio::test]
 async fn leases_are_disposed_in_reverse_order_when_acquire_async_throws() {
-    let released = Arc::new(Mutex::new(Vec::new()));
-    let (o1, o2) = (Arc::clone(&released), Arc::clone(&released));
-    let custom1 = Fake::new().leases(move |_| Ok(tracked_lease(1, &o1))).arc();
-    let custom2 = Fake::new().leases(move |_| Ok(tracked_lease(2, &o2))).arc();
+    let released = ReleaseOrder::default();
+    let custom1 = Fake::new().records_release(1, &released).arc();
+    let custom2 = Fake::new().records_release(2, &released).arc();
     let failing = Fake::failing().arc();
     let limiter1 = serving(1, &custom1);
     let limiter2 = serving(1, &custom2);
@@ -1082,32 +887,13 @@ async fn leases_are_disposed_in_reverse_order_when_acquire_async_throws() {
     assert_eq!((custom1.refunds(), custom2.refunds()), (1, 1));
 }
 
-/// Stand-in for .NET's `Exception` metadata value.
-#[derive(Clone, Debug, PartialEq)]
-struct Marker(&'static str);
-
-const META_1: MetadataName<SystemTime> = MetadataName::new("1");
-const META_2: MetadataName<std::time::Duration> = MetadataName::new("2");
-const META_3: MetadataName<Marker> = MetadataName::new("3");
-const META_4: MetadataName<Vec<i32>> = MetadataName::new("4");
-
 // .NET: MetadataIsCombined (44)
 // .NET's DateTime / TimeSpan / Exception / List<int> values become SystemTime / Duration /
 // `Marker` / `Vec<i32>`; typed `get` replaces `TryGetMetadata` + `IsType`.
 #[test]
 fn metadata_is_combined() {
-    let custom1 = Fake::new()
-        .leases(|_| {
-            Ok(RateLimitLease::success()
-                .with_metadata(&META_1, SystemTime::UNIX_EPOCH)
-                .with_metadata(&META_2, std::time::Duration::ZERO))
-        })
-        .arc();
-    let custom2 = Fake::new()
-        .leases(|_| {
-            Ok(RateLimitLease::success().with_metadata(&META_3, Marker("3")).with_metadata(&META_4, Vec::new()))
-        })
-        .arc();
+    let custom1 = Fake::new().metadata(&META_1, SystemTime::UNIX_EPOCH).metadata(&META_2, Duration::ZERO).arc();
+    let custom2 = Fake::new().metadata(&META_3, Marker("3")).metadata(&META_4, Vec::new()).arc();
     let limiter1 = serving(1, &custom1);
     let limiter2 = serving(1, &custom2);
     let chain = chain![limiter1, limiter2];
@@ -1116,7 +902,7 @@ fn metadata_is_combined() {
 
     assert_eq!(sorted_names(&lease), ["1", "2", "3", "4"]);
     assert_eq!(lease.get(&META_1), Some(SystemTime::UNIX_EPOCH));
-    assert_eq!(lease.get(&META_2), Some(std::time::Duration::ZERO));
+    assert_eq!(lease.get(&META_2), Some(Duration::ZERO));
     assert_eq!(lease.get(&META_3), Some(Marker("3")));
     assert_eq!(lease.get(&META_4), Some(Vec::new()));
 }
@@ -1127,16 +913,8 @@ fn metadata_is_combined() {
 #[test]
 fn duplicate_metadata_uses_first_one() {
     const DUP: MetadataName<Marker> = MetadataName::new("1");
-    let custom1 = Fake::new()
-        .leases(|_| {
-            Ok(RateLimitLease::success()
-                .with_metadata(&DUP, Marker("first"))
-                .with_metadata(&META_2, std::time::Duration::ZERO))
-        })
-        .arc();
-    let custom2 = Fake::new()
-        .leases(|_| Ok(RateLimitLease::success().with_metadata(&DUP, Marker("second")).with_metadata(&META_4, vec![1])))
-        .arc();
+    let custom1 = Fake::new().metadata(&DUP, Marker("first")).metadata(&META_2, Duration::ZERO).arc();
+    let custom2 = Fake::new().metadata(&DUP, Marker("second")).metadata(&META_4, vec![1]).arc();
     let limiter1 = serving(1, &custom1);
     let limiter2 = serving(1, &custom2);
     let chain = chain![limiter1, limiter2];
@@ -1145,7 +923,7 @@ fn duplicate_metadata_uses_first_one() {
 
     assert_eq!(sorted_names(&lease), ["1", "2", "4"]);
     assert_eq!(lease.get(&DUP), Some(Marker("first")));
-    assert_eq!(lease.get(&META_2), Some(std::time::Duration::ZERO));
+    assert_eq!(lease.get(&META_2), Some(Duration::ZERO));
     assert_eq!(lease.get(&META_4), Some(vec![1]));
 }
 
