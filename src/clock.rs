@@ -189,10 +189,20 @@ pub struct ManualClock {
 #[derive(Default)]
 struct ManualInner {
     now: AtomicU64,
-    sleepers: Mutex<Vec<Sleeper>>,
+    sleepers: Mutex<Sleepers>,
+}
+
+/// Registered wake-ups, each with an id so that a sleeper that goes away (a dropped sleep future,
+/// a thread woken by something else) can withdraw its entry: otherwise cancelled waits would pile
+/// up until the clock passes their deadlines.
+#[derive(Default)]
+struct Sleepers {
+    list: Vec<Sleeper>,
+    next_id: u64,
 }
 
 struct Sleeper {
+    id: u64,
     deadline: u64,
     wake: SleeperWake,
 }
@@ -241,11 +251,12 @@ impl ManualClock {
     fn wake_until(&self, now: u64) {
         let due: Vec<Sleeper> = {
             let mut sleepers = self.inner.sleepers.lock().unwrap_or_else(|e| e.into_inner());
+            let list = &mut sleepers.list;
             let mut due = Vec::new();
             let mut i = 0;
-            while i < sleepers.len() {
-                if sleepers[i].deadline <= now {
-                    due.push(sleepers.swap_remove(i));
+            while i < list.len() {
+                if list[i].deadline <= now {
+                    due.push(list.swap_remove(i));
                 } else {
                     i += 1;
                 }
@@ -260,21 +271,31 @@ impl ManualClock {
         }
     }
 
-    /// Registers a wake-up at `deadline`; returns false (registering nothing) if it has passed.
-    fn register(&self, deadline: u64, wake: SleeperWake) -> bool {
+    /// Registers a wake-up at `deadline`; its id, or `None` (registering nothing) if it has passed.
+    fn register(&self, deadline: u64, wake: SleeperWake) -> Option<u64> {
         let mut sleepers = self.inner.sleepers.lock().unwrap_or_else(|e| e.into_inner());
         // Read the time under the lock: `advance` stores the time before taking the lock, so a
         // deadline that is not yet due here will be seen by that `advance`'s wake pass.
         if self.now_nanos() >= deadline {
-            return false;
+            return None;
         }
-        sleepers.push(Sleeper { deadline, wake });
-        true
+        let id = sleepers.next_id;
+        sleepers.next_id += 1;
+        sleepers.list.push(Sleeper { id, deadline, wake });
+        Some(id)
+    }
+
+    /// Withdraws a registration that is no longer needed (a no-op if it was woken already).
+    fn unregister(&self, id: u64) {
+        let mut sleepers = self.inner.sleepers.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = sleepers.list.iter().position(|s| s.id == id) {
+            sleepers.list.swap_remove(i);
+        }
     }
 
     /// A future that completes once the clock reads at least `deadline` nanoseconds.
     pub fn sleep(&self, deadline: u64) -> ManualSleep {
-        ManualSleep { clock: self.clone(), deadline, slot: None }
+        ManualSleep { clock: self.clone(), deadline, slot: None, id: None }
     }
 }
 
@@ -292,8 +313,10 @@ impl Clock for ManualClock {
     }
 
     fn park_until(&self, deadline: u64) {
-        if self.register(deadline, SleeperWake::Thread(thread::current())) {
+        if let Some(id) = self.register(deadline, SleeperWake::Thread(thread::current())) {
             thread::park();
+            // Woken by the clock (then already removed) or by something else: withdraw.
+            self.unregister(id);
         }
     }
 
@@ -308,6 +331,16 @@ pub struct ManualSleep {
     clock: ManualClock,
     deadline: u64,
     slot: Option<Arc<WakerSlot>>,
+    /// The clock registration, withdrawn on drop.
+    id: Option<u64>,
+}
+
+impl Drop for ManualSleep {
+    fn drop(&mut self) {
+        if let Some(id) = self.id.take() {
+            self.clock.unregister(id);
+        }
+    }
 }
 
 impl fmt::Debug for ManualSleep {
@@ -328,10 +361,11 @@ impl Future for ManualSleep {
         } else {
             let slot = Arc::new(WakerSlot::new());
             slot.register(cx.waker());
-            if !self.clock.register(self.deadline, SleeperWake::Task(Arc::clone(&slot))) {
+            let Some(id) = self.clock.register(self.deadline, SleeperWake::Task(Arc::clone(&slot))) else {
                 return Poll::Ready(());
-            }
+            };
             self.slot = Some(slot);
+            self.id = Some(id);
         }
         // An `advance` between the check above and the registration wakes the slot; re-check so a
         // wake that happened before our waker was stored is not lost.
