@@ -1,9 +1,13 @@
-//! Model-based tests of `TokenBucketRateLimiter` and `FixedWindowRateLimiter` in auto mode: long
-//! pseudo-random sequences of clock advances, attempts, queued acquisitions, cancellations and
-//! statistics reads, compared step by step with a small sequential reference model of .NET's
-//! tick-by-tick processing (§2.1 R1–R9, §2.3) with the crate's deliberate differences 3 (lazy,
-//! exact ticks at k·period), 4 and 9 (exact `retry_after`) and 8 (a cancellation re-processes the
-//! queue at once).
+//! Model-based tests of `TokenBucketRateLimiter` and `FixedWindowRateLimiter` in auto mode:
+//! sequences of clock advances, attempts, queued acquisitions, cancellations and statistics reads,
+//! compared step by step with a small sequential reference model of .NET's tick-by-tick processing
+//! (§2.1 R1–R9, §2.3) with the crate's deliberate differences 3 (lazy, exact ticks at k·period), 4
+//! and 9 (exact `retry_after`) and 8 (a cancellation re-processes the queue at once).
+//!
+//! The sequences are drawn by proptest (shape and operations), which shrinks a failure to a
+//! minimal sequence and records its seed in `tests/proptest-regressions/model_token_bucket.txt`
+//! (replayed first on every later run); long fixed pseudo-random sequences must, in addition,
+//! exercise every kind of operation and outcome.
 
 mod common;
 
@@ -13,6 +17,8 @@ use common::poll_once;
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 use tollgate::{
     Clock, FixedWindowRateLimiter, FixedWindowRateLimiterOptions, ManualClock,
     QueueProcessingOrder::{self, NewestFirst, OldestFirst},
@@ -174,51 +180,108 @@ struct Coverage {
     exact_retry_behind_queue: u32,
 }
 
-/// Runs `steps` pseudo-random steps on `limiter` (whose clock is `clock`, reading zero at its
-/// construction) against `model`.
-fn run(
+/// One step of a run. Permit counts lie in `0..=limit` of the run's shape.
+#[derive(Clone, Copy, Debug)]
+enum Op {
+    /// Advance the clock by this many nanoseconds (less than a period, or several at once).
+    Advance(u64),
+    /// Advance the clock by this many nanoseconds, then read the statistics before any waiter is
+    /// polled.
+    AdvanceThenStats(u64),
+    /// `attempt_acquire(permits)`; a refusal's `retry_after` is checked.
+    Attempt(u32),
+    /// `acquire(permits)`, polled once: decided at once, or kept pending (queued).
+    Acquire(u32),
+    /// Drop the pending future at this index (modulo their number, oldest first); nothing if
+    /// none is pending.
+    Cancel(usize),
+    /// Read the statistics.
+    Stats,
+}
+
+/// The limiter's parameters (the fixed window's are `per_period = limit`).
+#[derive(Clone, Copy, Debug)]
+struct Shape {
+    limit: u32,
+    per_period: u32,
+    queue_limit: u32,
+    order: QueueProcessingOrder,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    TokenBucket,
+    FixedWindow,
+}
+
+/// Builds the limiter of `kind` and `shape` on a fresh clock and runs `ops` on it against the model.
+fn run(kind: Kind, shape: Shape, ops: &[Op]) -> Coverage {
+    let mut ops = ops.iter().copied();
+    run_with(kind, shape, |_| ops.next())
+}
+
+/// Builds the limiter as [`run`] does and applies the operations from `next_op`, which is told how
+/// many futures are pending (the fixed sequences draw a cancel's index only when one is).
+fn run_with(kind: Kind, shape: Shape, next_op: impl FnMut(usize) -> Option<Op>) -> Coverage {
+    let Shape { limit, per_period, queue_limit, order } = shape;
+    let clock = ManualClock::new();
+    match kind {
+        Kind::TokenBucket => {
+            let options = TokenBucketRateLimiterOptions {
+                token_limit: limit,
+                tokens_per_period: per_period,
+                replenishment_period: Duration::from_nanos(PERIOD),
+                auto_replenishment: true,
+                queue_processing_order: order,
+                queue_limit,
+            };
+            let limiter = TokenBucketRateLimiter::with_clock(options, clock.clone()).unwrap();
+            let model = Model::new(limit, per_period, order, queue_limit);
+            apply(&limiter, &clock, model, next_op, "token bucket")
+        }
+        Kind::FixedWindow => {
+            assert_eq!(per_period, limit, "every boundary of a fixed window is a reset");
+            let limiter = window(limit, order, queue_limit, &clock);
+            let model = Model::new(limit, limit, order, queue_limit);
+            apply(&*limiter, &clock, model, next_op, "fixed window")
+        }
+    }
+}
+
+/// Applies the operations from `next_op` to `limiter` (whose clock is `clock`, reading zero at its
+/// construction) and to `model`, comparing them after every step.
+fn apply(
     limiter: &dyn RateLimiter,
     clock: &ManualClock,
     mut model: Model,
-    seed: u64,
-    steps: u32,
+    mut next_op: impl FnMut(usize) -> Option<Op>,
     name: &str,
 ) -> Coverage {
-    let mut seed = seed | 1;
-    let mut next = |bound: u64| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed % bound
-    };
     let order = if model.newest_first { NewestFirst } else { OldestFirst };
     let mut cov = Coverage::default();
     let mut pending: Vec<(usize, Waiting<'_>)> = Vec::new();
     let mut ids = 0;
-    for step in 0..steps {
+    let mut step = 0;
+    while let Some(op) = next_op(pending.len()) {
         let context = format!(
-            "{name}, {order:?}, limit {}, {} per period, queue {}, step {step} at {} ns",
+            "{name}, {order:?}, limit {}, {} per period, queue {}, step {step} ({op:?}) at {} ns",
             model.limit,
             model.per_period,
             model.queue_limit,
             clock.now_nanos()
         );
+        step += 1;
         model.advance_to(clock.now_nanos() / PERIOD);
-        match next(12) {
-            0..=2 => {
-                // Less than a period, or up to several periods at once.
-                let by = if next(2) == 0 { next(PERIOD) } else { next(4 * PERIOD + 1) };
+        match op {
+            Op::Advance(by) => clock.advance(Duration::from_nanos(by)),
+            Op::AdvanceThenStats(by) => {
                 clock.advance(Duration::from_nanos(by));
-            }
-            3 => {
-                // A clock advance followed by a statistics read before any waiter is polled.
-                clock.advance(Duration::from_nanos(next(3 * PERIOD)));
                 model.advance_to(clock.now_nanos() / PERIOD);
                 let expected = snapshot(model.tokens, model.queued_permits(), model.failed, model.successful);
                 assert_eq!(stats(limiter), expected, "{context}: statistics right after advancing");
             }
-            4..=5 => {
-                let permits = next(model.limit + 1);
+            Op::Attempt(permits) => {
+                let permits = u64::from(permits);
                 let exact = model.queue.is_empty() || !model.newest_first;
                 let retry_at = exact.then(|| model.first_tick_granting(permits) * PERIOD);
                 let lease = limiter.attempt_acquire(permits as u32).unwrap();
@@ -230,8 +293,8 @@ fn run(
                     check_retry(&lease, retry_at, clock, &model, &mut cov, &format!("{context}: attempt({permits})"));
                 }
             }
-            6..=8 => {
-                let permits = next(model.limit + 1);
+            Op::Acquire(permits) => {
+                let permits = u64::from(permits);
                 let id = ids;
                 ids += 1;
                 let exact = model.queue.is_empty() || !model.newest_first;
@@ -254,15 +317,15 @@ fn run(
                     Some(_) => cov.granted_at_once += 1,
                 }
             }
-            9 => {
+            Op::Cancel(index) => {
                 if !pending.is_empty() {
-                    let (id, wait) = pending.remove(next(pending.len() as u64) as usize);
+                    let (id, wait) = pending.remove(index % pending.len());
                     drop(wait);
                     model.cancel(id);
                     cov.cancelled += 1;
                 }
             }
-            _ => {
+            Op::Stats => {
                 let expected = snapshot(model.tokens, model.queued_permits(), model.failed, model.successful);
                 assert_eq!(stats(limiter), expected, "{context}: statistics");
             }
@@ -316,6 +379,102 @@ fn check_retry(
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Property tests: proptest draws the shape and the operations, shrinks a failure to a minimal
+// sequence and records its seed in tests/proptest-regressions/model_token_bucket.txt (replayed
+// first on every later run).
+// ---------------------------------------------------------------------------------------------
+
+/// Proptest cases per property test (each of up to `MAX_OPS` operations).
+const CASES: u32 = 256;
+const MAX_OPS: usize = 400;
+
+fn config() -> ProptestConfig {
+    ProptestConfig {
+        cases: CASES,
+        // Proptest's default stops shrinking after 4 × cases steps, far from a minimal sequence.
+        max_shrink_iters: 50_000,
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/proptest-regressions/model_token_bucket.txt"
+        )))),
+        ..ProptestConfig::default()
+    }
+}
+
+/// The operation mix of the fixed sequences (`seeded_ops`): 3 in 12 advances (half of them less
+/// than a period), 1 advance with a statistics read, 2 attempts, 3 acquires, 1 cancel, 2 reads.
+fn op(limit: u32) -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => prop_oneof![0..PERIOD, 0..=4 * PERIOD].prop_map(Op::Advance),
+        1 => (0..3 * PERIOD).prop_map(Op::AdvanceThenStats),
+        2 => (0..=limit).prop_map(Op::Attempt),
+        3 => (0..=limit).prop_map(Op::Acquire),
+        1 => (0..64usize).prop_map(Op::Cancel),
+        2 => Just(Op::Stats),
+    ]
+}
+
+/// A shape (token_limit 1..=6, tokens_per_period 1..=4, queue_limit 0..=8, either order; the
+/// fixed window's per-period is its limit) and up to `MAX_OPS` operations for it.
+fn case(kind: Kind) -> impl Strategy<Value = (Shape, Vec<Op>)> {
+    let order = prop_oneof![Just(OldestFirst), Just(NewestFirst)];
+    (1u32..=6, 1u32..=4, 0u32..=8, order).prop_flat_map(move |(limit, per_period, queue_limit, order)| {
+        let per_period = if kind == Kind::FixedWindow { limit } else { per_period };
+        let shape = Shape { limit, per_period, queue_limit, order };
+        (Just(shape), prop::collection::vec(op(limit), 1..=MAX_OPS))
+    })
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    // .NET: (none) — the token bucket in auto mode, either queue order, proptest-drawn shapes and
+    // operation sequences, compared step by step with the sequential model.
+    #[test]
+    fn token_bucket_matches_a_sequential_model((shape, ops) in case(Kind::TokenBucket)) {
+        run(Kind::TokenBucket, shape, &ops);
+    }
+
+    // .NET: (none) — the fixed window in auto mode is the same model with tokens_per_period =
+    // token_limit = permit_limit (every boundary is a reset).
+    #[test]
+    fn fixed_window_matches_a_sequential_model((shape, ops) in case(Kind::FixedWindow)) {
+        run(Kind::FixedWindow, shape, &ops);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fixed sequences: long deterministic runs that must exercise every kind of operation and outcome
+// ---------------------------------------------------------------------------------------------
+
+/// `steps` pseudo-random operations (xorshift from `seed`) for a limiter of `limit`, in the mix
+/// `op` draws, as a `next_op` for [`run_with`]: a cancel draws its index only if a future is
+/// pending.
+fn seeded_ops(seed: u64, steps: u32, limit: u32) -> impl FnMut(usize) -> Option<Op> {
+    let mut seed = seed | 1;
+    let mut next = move |bound: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % bound
+    };
+    let mut step = 0;
+    move |pending| {
+        (step < steps).then(|| {
+            step += 1;
+            match next(12) {
+                0..=2 => Op::Advance(if next(2) == 0 { next(PERIOD) } else { next(4 * PERIOD + 1) }),
+                3 => Op::AdvanceThenStats(next(3 * PERIOD)),
+                4..=5 => Op::Attempt(next(u64::from(limit) + 1) as u32),
+                6..=8 => Op::Acquire(next(u64::from(limit) + 1) as u32),
+                9 => Op::Cancel(if pending > 0 { next(pending as u64) as usize } else { 0 }),
+                _ => Op::Stats,
+            }
+        })
+    }
+}
+
 /// Deterministic parameter draws: (token_limit 1..=6, tokens_per_period 1..=4, queue_limit 0..=8).
 fn shapes(seed: u64, count: usize) -> Vec<(u32, u32, u32)> {
     let mut s = seed;
@@ -349,44 +508,32 @@ fn assert_exercised(total: &Coverage) {
     assert!(total.evicted_or_full > 200 && total.exact_retry_behind_queue > 200, "{total:?}");
 }
 
-// .NET: (none) — the token bucket in auto mode, either queue order, 24 shapes × 3,000 steps each,
-// compared step by step with the sequential model.
+// .NET: (none) — the token bucket in auto mode, either queue order, 24 fixed shapes × 3,000 fixed
+// pseudo-random steps each, compared step by step with the sequential model; together they must
+// exercise every kind of operation and outcome.
 #[test]
-fn token_bucket_matches_a_sequential_model() {
+fn token_bucket_fixed_sequences_match_the_model_and_exercise_every_operation() {
     let mut total = Coverage::default();
     for order in [OldestFirst, NewestFirst] {
         for (case, (limit, per_period, queue_limit)) in shapes(0x9e37_79b9_7f4a_7c15, 24).into_iter().enumerate() {
-            let clock = ManualClock::new();
-            let options = TokenBucketRateLimiterOptions {
-                token_limit: limit,
-                tokens_per_period: per_period,
-                replenishment_period: Duration::from_nanos(PERIOD),
-                auto_replenishment: true,
-                queue_processing_order: order,
-                queue_limit,
-            };
-            let limiter = TokenBucketRateLimiter::with_clock(options, clock.clone()).unwrap();
-            let model = Model::new(limit, per_period, order, queue_limit);
             let seed = 0x2545_f491_4f6c_dd1d ^ (case as u64 * 0x1_0000_0001) ^ u64::from(order == NewestFirst);
-            let cov = run(&limiter, &clock, model, seed, 3_000, "token bucket");
+            let shape = Shape { limit, per_period, queue_limit, order };
+            let cov = run_with(Kind::TokenBucket, shape, seeded_ops(seed, 3_000, limit));
             accumulate(&cov, &mut total);
         }
     }
     assert_exercised(&total);
 }
 
-// .NET: (none) — the fixed window in auto mode is the same model with tokens_per_period =
-// token_limit = permit_limit (every boundary is a reset).
+// .NET: (none) — the fixed window as above: 16 fixed shapes × 3,000 fixed steps in either order.
 #[test]
-fn fixed_window_matches_a_sequential_model() {
+fn fixed_window_fixed_sequences_match_the_model_and_exercise_every_operation() {
     let mut total = Coverage::default();
     for order in [OldestFirst, NewestFirst] {
         for (case, (limit, _, queue_limit)) in shapes(0x5851_f42d_4c95_7f2d, 16).into_iter().enumerate() {
-            let clock = ManualClock::new();
-            let limiter = window(limit, order, queue_limit, &clock);
-            let model = Model::new(limit, limit, order, queue_limit);
             let seed = 0xd1b5_4a32_d192_ed03 ^ (case as u64 * 0x1_0000_0001) ^ u64::from(order == NewestFirst);
-            let cov = run(&*limiter, &clock, model, seed, 3_000, "fixed window");
+            let shape = Shape { limit, per_period: limit, queue_limit, order };
+            let cov = run_with(Kind::FixedWindow, shape, seeded_ops(seed, 3_000, limit));
             accumulate(&cov, &mut total);
         }
     }

@@ -2653,44 +2653,106 @@ impl Model {
     }
 }
 
+// The model-based tests below draw their sequences with proptest, which shrinks a failure to a
+// minimal sequence and records its seed in tests/proptest-regressions/sliding_window.txt (replayed
+// first on every later run); fixed pseudo-random sequences of each test must, in addition, exercise
+// the outcomes the test is about.
+
+use proptest::prelude::{Just, ProptestConfig, Strategy, prop, prop_oneof, proptest};
+use proptest::test_runner::FileFailurePersistence;
+
+/// The segment length of the model-based tests.
+const SEGMENT_NANOS: u64 = 1_000;
+
+/// Proptest cases per model-based property test (each of up to `MAX_OPS` operations).
+const MODEL_CASES: u32 = 256;
+const MAX_OPS: usize = 400;
+
+fn model_config() -> ProptestConfig {
+    ProptestConfig {
+        cases: MODEL_CASES,
+        // Proptest's default stops shrinking after 4 × cases steps, far from a minimal sequence.
+        max_shrink_iters: 50_000,
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/proptest-regressions/sliding_window.txt"
+        )))),
+        ..ProptestConfig::default()
+    }
+}
+
+/// The xorshift generator of the fixed sequences: `next(bound)` draws from `0..bound`.
+fn xorshift(mut seed: u64) -> impl FnMut(u64) -> u64 {
+    move |bound| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % bound
+    }
+}
+
+/// One step of [`run_attempts`]: the clock advances by `advance` ns (several segments may pass,
+/// or none), then `attempt_acquire(permits)`.
+#[derive(Clone, Copy, Debug)]
+struct AttemptStep {
+    advance: u64,
+    permits: u32,
+}
+
+/// Runs `steps` on an auto window of `limit` permits over `segments` segments (no queue), each
+/// compared with [`Model`], including the exact retry_after of every refusal: (granted, refused).
+fn run_attempts(limit: u32, segments: u32, steps: &[AttemptStep]) -> (u32, u32) {
+    let segment_nanos = SEGMENT_NANOS;
+    let (limiter, clock) =
+        auto(limit, Duration::from_nanos(segment_nanos * u64::from(segments)), segments, OldestFirst, 0);
+    let mut model = Model { limit: u64::from(limit), segments: u64::from(segments), granted: Vec::new() };
+    let (mut granted, mut refused) = (0, 0);
+    for (step, &AttemptStep { advance, permits }) in steps.iter().enumerate() {
+        clock.advance(Duration::from_nanos(advance));
+        let now = clock.now_nanos();
+        let segment = now / segment_nanos;
+        let lease = limiter.attempt_acquire(permits).unwrap();
+        let free = model.available_in(segment);
+        let fits = if permits == 0 { free > 0 } else { free >= u64::from(permits) };
+        assert_eq!(lease.is_acquired(), fits, "step {step}: {permits} permits at {now} ns, {free} free");
+        if fits {
+            granted += 1;
+            model.grant(segment, u64::from(permits));
+        } else {
+            refused += 1;
+            let at = model.first_segment_with(segment, u64::from(permits.max(1))) * segment_nanos;
+            assert_eq!(lease.retry_after(), Some(Duration::from_nanos(at - now)), "step {step}");
+        }
+        assert_eq!(available(&limiter), model.available_in(segment), "step {step}");
+    }
+    (granted, refused)
+}
+
+/// A window (permit_limit 1..=10, 1..=10 segments) and up to `MAX_OPS` steps for it.
+fn attempt_case() -> impl Strategy<Value = ((u32, u32), Vec<AttemptStep>)> {
+    (1u32..=10, 1u32..=10).prop_flat_map(|(limit, segments)| {
+        let step =
+            (0..3 * SEGMENT_NANOS + 500, 0..=limit).prop_map(|(advance, permits)| AttemptStep { advance, permits });
+        (Just((limit, segments)), prop::collection::vec(step, 1..=MAX_OPS))
+    })
+}
+
 // .NET: (none) — the window never admits more than permit_limit in any window of segments, and
 // grants and refuses exactly as the definition does: a pseudo-random sequence of attempts at
 // pseudo-random times (several segments may pass in one step, or none) on an auto window, each
-// compared with a sequential model, including the exact retry_after of every refusal.
+// compared with a sequential model, including the exact retry_after of every refusal. Fixed
+// shapes and sequences, which must exercise both outcomes; the property test below draws them.
 #[test]
-fn attempts_match_a_sequential_model() {
+fn attempts_match_a_sequential_model_on_fixed_sequences() {
     for (limit, segments) in [(5u32, 4u32), (7, 1), (3, 7), (10, 10)] {
-        let segment_nanos = 1_000;
-        let (limiter, clock) =
-            auto(limit, Duration::from_nanos(segment_nanos * u64::from(segments)), segments, OldestFirst, 0);
-        let mut model = Model { limit: u64::from(limit), segments: u64::from(segments), granted: Vec::new() };
-        let mut seed = 0x2545_f491_4f6c_dd1du64 ^ u64::from(limit * 31 + segments);
-        let mut next = |bound: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % bound
-        };
-        let (mut granted, mut refused) = (0, 0);
-        for step in 0..2_000 {
-            clock.advance(Duration::from_nanos(next(3 * segment_nanos + 500)));
-            let now = clock.now_nanos();
-            let segment = now / segment_nanos;
-            let permits = next(u64::from(limit) + 1) as u32;
-            let lease = limiter.attempt_acquire(permits).unwrap();
-            let free = model.available_in(segment);
-            let fits = if permits == 0 { free > 0 } else { free >= u64::from(permits) };
-            assert_eq!(lease.is_acquired(), fits, "step {step}: {permits} permits at {now} ns, {free} free");
-            if fits {
-                granted += 1;
-                model.grant(segment, u64::from(permits));
-            } else {
-                refused += 1;
-                let at = model.first_segment_with(segment, u64::from(permits.max(1))) * segment_nanos;
-                assert_eq!(lease.retry_after(), Some(Duration::from_nanos(at - now)), "step {step}");
-            }
-            assert_eq!(available(&limiter), model.available_in(segment), "step {step}");
-        }
+        let mut next = xorshift(0x2545_f491_4f6c_dd1du64 ^ u64::from(limit * 31 + segments));
+        let steps: Vec<AttemptStep> = (0..2_000)
+            .map(|_| {
+                let advance = next(3 * SEGMENT_NANOS + 500);
+                AttemptStep { advance, permits: next(u64::from(limit) + 1) as u32 }
+            })
+            .collect();
+        let (granted, refused) = run_attempts(limit, segments, &steps);
         assert!(granted > 100 && refused > 100, "the sequence exercises both outcomes");
     }
 }
@@ -2819,131 +2881,224 @@ impl QueueModel {
     }
 }
 
-// .NET: (none) — as the test above, with a queue in either order: a pseudo-random sequence of
+/// One step of [`run_queued`]. Permit counts lie in `0..=limit` of the run's shape.
+#[derive(Clone, Copy, Debug)]
+enum QueueOp {
+    /// Advance the clock by this many nanoseconds (none, part of a segment, or several boundaries).
+    Advance(u64),
+    /// `attempt_acquire(permits)`.
+    Attempt(u32),
+    /// `acquire(permits)`, polled once: decided at once, or kept pending (queued).
+    Acquire(u32),
+    /// Drop the pending future at this index (modulo their number, oldest first); nothing if
+    /// none is pending.
+    Cancel(usize),
+}
+
+/// The window of [`run_queued`].
+#[derive(Clone, Copy, Debug)]
+struct QueueShape {
+    limit: u32,
+    segments: u32,
+    queue_limit: u32,
+    order: QueueProcessingOrder,
+}
+
+/// What [`run_queued`] exercised.
+#[derive(Default, Debug)]
+struct QueueCoverage {
+    queued_at_most: usize,
+    cancelled: u32,
+    checked_behind_queue: u32,
+    checked_queue_full: u32,
+}
+
+/// Runs `ops` on an auto window of `shape`, each step compared with [`QueueModel`].
+/// After every step all queued futures are polled, next-in-line first (as an executor woken by the
+/// clock would), and their outcomes, the statistics and, where documented exact, every retry_after
+/// are compared.
+fn run_queued(shape: QueueShape, ops: &[QueueOp]) -> QueueCoverage {
+    let mut ops = ops.iter().copied();
+    run_queued_with(shape, |_| ops.next())
+}
+
+/// [`run_queued`] with the operations from `next_op`, which is told how many futures are pending
+/// (the fixed sequences draw a cancel's index only when one is).
+fn run_queued_with(shape: QueueShape, mut next_op: impl FnMut(usize) -> Option<QueueOp>) -> QueueCoverage {
+    let QueueShape { limit, segments, queue_limit, order } = shape;
+    let segment_nanos = SEGMENT_NANOS;
+    let window = Duration::from_nanos(segment_nanos * u64::from(segments));
+    let (limiter, clock) = auto(limit, window, segments, order, queue_limit);
+    let mut model = QueueModel {
+        window: Model { limit: u64::from(limit), segments: u64::from(segments), granted: Vec::new() },
+        newest_first: order == NewestFirst,
+        queue_limit: u64::from(queue_limit),
+        segment: 0,
+        queue: std::collections::VecDeque::new(),
+        outcome: Vec::new(),
+        failed: 0,
+        successful: 0,
+    };
+    let mut pending: Vec<(usize, Waiting<'_>)> = Vec::new();
+    let mut ids = 0;
+    let mut cov = QueueCoverage::default();
+    let mut step = 0;
+    while let Some(op) = next_op(pending.len()) {
+        let context =
+            format!("{order:?}, limit {limit}, {segments} segments, queue {queue_limit}, step {step} ({op:?})");
+        step += 1;
+        match op {
+            QueueOp::Advance(by) => {
+                clock.advance(Duration::from_nanos(by));
+            }
+            QueueOp::Attempt(permits) => {
+                let permits = u64::from(permits);
+                model.advance_to(clock.now_nanos() / segment_nanos);
+                let was_empty = model.queue.is_empty();
+                let lease = limiter.attempt_acquire(permits as u32).unwrap();
+                assert_eq!(lease.is_acquired(), model.attempt(permits), "{context}: attempt({permits})");
+                // Exact retry_after (difference 4) where it is not documented as an estimate:
+                // nothing queued, or oldest-first with the queued permits and the request
+                // within one window, or a single queued request (several are walked as one
+                // block, see `SlidingWindowRateLimiter`).
+                let exact = was_empty
+                    || order == OldestFirst
+                        && permits > 0
+                        && (model.queued_permits() + permits <= u64::from(limit) || model.queue.len() == 1);
+                if !lease.is_acquired() && exact {
+                    let now = clock.now_nanos();
+                    let at = model.first_segment_granting(permits) * segment_nanos;
+                    assert_eq!(lease.retry_after(), Some(Duration::from_nanos(at - now)), "{context}");
+                    cov.checked_behind_queue += u32::from(!was_empty);
+                }
+            }
+            QueueOp::Acquire(permits) => {
+                let permits = u64::from(permits);
+                model.advance_to(clock.now_nanos() / segment_nanos);
+                let id = ids;
+                ids += 1;
+                let exact = model.queue.is_empty()
+                    || order == OldestFirst && model.queued_permits() + permits <= u64::from(limit);
+                let retry_at = exact.then(|| model.first_segment_granting(permits) * segment_nanos);
+                let mut wait = Box::pin(limiter.acquire(permits as u32));
+                let polled = poll_once(&mut wait).map(|result| result.unwrap());
+                let decided = polled.as_ref().map(RateLimitLease::is_acquired);
+                assert_eq!(decided, model.acquire(id, permits), "{context}: acquire({permits})");
+                match polled {
+                    None => pending.push((id, wait)),
+                    // Queue full: the same exact retry_after as a refused attempt.
+                    Some(lease) if !lease.is_acquired() => {
+                        if let Some(at) = retry_at {
+                            let wait = Duration::from_nanos(at - clock.now_nanos());
+                            assert_eq!(lease.retry_after(), Some(wait), "{context}: acquire({permits})");
+                            cov.checked_queue_full += 1;
+                        }
+                    }
+                    Some(_) => {}
+                }
+            }
+            QueueOp::Cancel(index) => {
+                if !pending.is_empty() {
+                    model.advance_to(clock.now_nanos() / segment_nanos);
+                    let (id, wait) = pending.remove(index % pending.len());
+                    drop(wait);
+                    model.cancel(id);
+                    cov.cancelled += 1;
+                }
+            }
+        }
+        model.advance_to(clock.now_nanos() / segment_nanos);
+        cov.queued_at_most = cov.queued_at_most.max(model.queue.len());
+        // Poll in the order of service, next-in-line first: only that request's future sleeps
+        // on the clock and runs the pass at its boundary (which then wakes the others).
+        if order == NewestFirst {
+            pending.reverse();
+        }
+        pending.retain_mut(|(id, wait)| match poll_once(wait) {
+            None => {
+                assert_eq!(model.outcome[*id], None, "{context}: request {id} should be decided");
+                true
+            }
+            Some(result) => {
+                let granted = result.unwrap().is_acquired();
+                assert_eq!(model.outcome[*id], Some(granted), "{context}: request {id}");
+                false
+            }
+        });
+        if order == NewestFirst {
+            pending.reverse();
+        }
+        let expected = snapshot(model.available(), model.queued_permits(), model.failed, model.successful);
+        assert_eq!(stats(&limiter), expected, "{context}");
+    }
+    cov
+}
+
+/// A queued window (permit_limit 1..=6, 1..=8 segments, queue_limit 0..=10, either order) and up
+/// to `MAX_OPS` operations for it, in the mix of the fixed sequences: 4 in 10 advances, 2
+/// attempts, 3 acquires, 1 cancel.
+fn queued_case() -> impl Strategy<Value = (QueueShape, Vec<QueueOp>)> {
+    let order = prop_oneof![Just(OldestFirst), Just(NewestFirst)];
+    (1u32..=6, 1u32..=8, 0u32..=10, order).prop_flat_map(|(limit, segments, queue_limit, order)| {
+        let op = prop_oneof![
+            4 => (0..5 * SEGMENT_NANOS / 2).prop_map(QueueOp::Advance),
+            2 => (0..=limit).prop_map(QueueOp::Attempt),
+            3 => (0..=limit).prop_map(QueueOp::Acquire),
+            1 => (0..64usize).prop_map(QueueOp::Cancel),
+        ];
+        (Just(QueueShape { limit, segments, queue_limit, order }), prop::collection::vec(op, 1..=MAX_OPS))
+    })
+}
+
+// .NET: (none) — as the attempts above, with a queue in either order: a pseudo-random sequence of
 // clock advances (none, part of a segment, or several boundaries at once), attempts, acquisitions
 // (granted at once, queued, refused because the queue is full, or evicting older requests) and
 // cancellations (dropping a queued future), each compared with a sequential model of .NET's
-// processing with difference 8.
-// After every step all queued futures are polled, next-in-line first (as an executor woken by the
-// clock would), and their outcomes, the statistics and, with nothing queued, every retry_after are
-// compared.
+// processing with difference 8 (see `run_queued`). Fixed shapes and sequences, which must exercise
+// the queue, cancellations and the exact retry hints; the property test below draws them.
 #[test]
-fn queued_requests_match_a_sequential_model() {
+fn queued_requests_match_a_sequential_model_on_fixed_sequences() {
     let shapes = [(4u32, 3u32, 5u32), (6, 4, 6), (3, 1, 3), (5, 8, 10), (6, 3, 2), (4, 2, 0)];
     for (order, (limit, segments, queue_limit)) in
         [OldestFirst, NewestFirst].into_iter().flat_map(|o| shapes.map(|s| (o, s)))
     {
-        let segment_nanos = 1_000;
-        let window = Duration::from_nanos(segment_nanos * u64::from(segments));
-        let (limiter, clock) = auto(limit, window, segments, order, queue_limit);
-        let mut model = QueueModel {
-            window: Model { limit: u64::from(limit), segments: u64::from(segments), granted: Vec::new() },
-            newest_first: order == NewestFirst,
-            queue_limit: u64::from(queue_limit),
-            segment: 0,
-            queue: std::collections::VecDeque::new(),
-            outcome: Vec::new(),
-            failed: 0,
-            successful: 0,
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15u64 ^ u64::from(limit * 131 + segments * 7 + queue_limit));
+        let mut steps = 0;
+        let ops = |pending: usize| {
+            (steps < 3_000).then(|| {
+                steps += 1;
+                match next(10) {
+                    0..=3 => QueueOp::Advance(next(5 * SEGMENT_NANOS / 2)),
+                    4..=5 => QueueOp::Attempt(next(u64::from(limit) + 1) as u32),
+                    6..=8 => QueueOp::Acquire(next(u64::from(limit) + 1) as u32),
+                    _ => QueueOp::Cancel(if pending > 0 { next(pending as u64) as usize } else { 0 }),
+                }
+            })
         };
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64 ^ u64::from(limit * 131 + segments * 7 + queue_limit);
-        let mut next = |bound: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % bound
-        };
-        let mut pending: Vec<(usize, Waiting<'_>)> = Vec::new();
-        let mut ids = 0;
-        let (mut queued_at_most, mut cancelled, mut checked_behind_queue, mut checked_queue_full) = (0, 0, 0, 0);
-        for step in 0..3_000 {
-            let context = format!("{order:?}, limit {limit}, {segments} segments, queue {queue_limit}, step {step}");
-            match next(10) {
-                0..=3 => {
-                    clock.advance(Duration::from_nanos(next(5 * segment_nanos / 2)));
-                }
-                4..=5 => {
-                    model.advance_to(clock.now_nanos() / segment_nanos);
-                    let permits = next(u64::from(limit) + 1);
-                    let was_empty = model.queue.is_empty();
-                    let lease = limiter.attempt_acquire(permits as u32).unwrap();
-                    assert_eq!(lease.is_acquired(), model.attempt(permits), "{context}: attempt({permits})");
-                    // Exact retry_after (difference 4) where it is not documented as an estimate:
-                    // nothing queued, or oldest-first with the queued permits and the request
-                    // within one window, or a single queued request (several are walked as one
-                    // block, see `SlidingWindowRateLimiter`).
-                    let exact = was_empty
-                        || order == OldestFirst
-                            && permits > 0
-                            && (model.queued_permits() + permits <= u64::from(limit) || model.queue.len() == 1);
-                    if !lease.is_acquired() && exact {
-                        let now = clock.now_nanos();
-                        let at = model.first_segment_granting(permits) * segment_nanos;
-                        assert_eq!(lease.retry_after(), Some(Duration::from_nanos(at - now)), "{context}");
-                        checked_behind_queue += u32::from(!was_empty);
-                    }
-                }
-                6..=8 => {
-                    model.advance_to(clock.now_nanos() / segment_nanos);
-                    let permits = next(u64::from(limit) + 1);
-                    let id = ids;
-                    ids += 1;
-                    let exact = model.queue.is_empty()
-                        || order == OldestFirst && model.queued_permits() + permits <= u64::from(limit);
-                    let retry_at = exact.then(|| model.first_segment_granting(permits) * segment_nanos);
-                    let mut wait = Box::pin(limiter.acquire(permits as u32));
-                    let polled = poll_once(&mut wait).map(|result| result.unwrap());
-                    let decided = polled.as_ref().map(RateLimitLease::is_acquired);
-                    assert_eq!(decided, model.acquire(id, permits), "{context}: acquire({permits})");
-                    match polled {
-                        None => pending.push((id, wait)),
-                        // Queue full: the same exact retry_after as a refused attempt.
-                        Some(lease) if !lease.is_acquired() => {
-                            if let Some(at) = retry_at {
-                                let wait = Duration::from_nanos(at - clock.now_nanos());
-                                assert_eq!(lease.retry_after(), Some(wait), "{context}: acquire({permits})");
-                                checked_queue_full += 1;
-                            }
-                        }
-                        Some(_) => {}
-                    }
-                }
-                _ => {
-                    if !pending.is_empty() {
-                        model.advance_to(clock.now_nanos() / segment_nanos);
-                        let (id, wait) = pending.remove(next(pending.len() as u64) as usize);
-                        drop(wait);
-                        model.cancel(id);
-                        cancelled += 1;
-                    }
-                }
-            }
-            model.advance_to(clock.now_nanos() / segment_nanos);
-            queued_at_most = queued_at_most.max(model.queue.len());
-            // Poll in the order of service, next-in-line first: only that request's future sleeps
-            // on the clock and runs the pass at its boundary (which then wakes the others).
-            if order == NewestFirst {
-                pending.reverse();
-            }
-            pending.retain_mut(|(id, wait)| match poll_once(wait) {
-                None => {
-                    assert_eq!(model.outcome[*id], None, "{context}: request {id} should be decided");
-                    true
-                }
-                Some(result) => {
-                    let granted = result.unwrap().is_acquired();
-                    assert_eq!(model.outcome[*id], Some(granted), "{context}: request {id}");
-                    false
-                }
-            });
-            if order == NewestFirst {
-                pending.reverse();
-            }
-            let expected = snapshot(model.available(), model.queued_permits(), model.failed, model.successful);
-            assert_eq!(stats(&limiter), expected, "{context}");
-        }
-        assert!(queued_at_most >= 3 && cancelled >= 10, "the sequence exercises the queue");
-        assert!(order == NewestFirst || checked_behind_queue > 20, "retry hints behind a queue are checked");
-        assert!(queue_limit >= limit || checked_queue_full > 20, "queue-full retry hints are checked");
+        let cov = run_queued_with(QueueShape { limit, segments, queue_limit, order }, ops);
+        assert!(cov.queued_at_most >= 3 && cov.cancelled >= 10, "the sequence exercises the queue: {cov:?}");
+        assert!(
+            order == NewestFirst || cov.checked_behind_queue > 20,
+            "retry hints behind a queue are checked: {cov:?}"
+        );
+        assert!(queue_limit >= limit || cov.checked_queue_full > 20, "queue-full retry hints are checked: {cov:?}");
+    }
+}
+
+proptest! {
+    #![proptest_config(model_config())]
+
+    // .NET: (none) — `attempts_match_a_sequential_model_on_fixed_sequences` with proptest-drawn
+    // windows and sequences.
+    #[test]
+    fn attempts_match_a_sequential_model(((limit, segments), steps) in attempt_case()) {
+        run_attempts(limit, segments, &steps);
+    }
+
+    // .NET: (none) — `queued_requests_match_a_sequential_model_on_fixed_sequences` with
+    // proptest-drawn windows and operation sequences.
+    #[test]
+    fn queued_requests_match_a_sequential_model((shape, ops) in queued_case()) {
+        run_queued(shape, &ops);
     }
 }
