@@ -2764,8 +2764,14 @@ fn attempts_match_a_sequential_model_on_fixed_sequences() {
 /// room. Difference 8: a cancelled request makes the queue process again at once; a zero-permit
 /// request reached in that pass fits if a permit was available as the pass began (the crate's rule
 /// for passes that do not follow a boundary, `wait::QueueHost::try_take_for_waiter`).
+/// Manual mode (§2.5): only `try_replenish` slides, one segment per call, and only if a segment's
+/// length has passed since the last slide. A disposal fails the queue (not counted as failures).
 #[derive(Clone)]
 struct QueueModel {
+    /// Manual mode: the clock reading of the last slide (construction first).
+    last: u64,
+    /// Disposed.
+    closed: bool,
     window: Model,
     newest_first: bool,
     queue_limit: u64,
@@ -2787,7 +2793,12 @@ impl QueueModel {
         self.queue.iter().map(|&(_, n)| n).sum()
     }
 
+    /// Slides to `segment`; nothing after a disposal (as .NET disposes its timer, no boundary
+    /// passes any more: the statistics keep the permits available then).
     fn advance_to(&mut self, segment: u64) {
+        if self.closed {
+            return;
+        }
         while self.segment < segment {
             self.segment += 1;
             let expiring = self.segment.checked_sub(self.window.segments);
@@ -2879,6 +2890,24 @@ impl QueueModel {
         let replenished = self.available() > 0;
         self.process(replenished);
     }
+
+    /// Manual mode's `try_replenish()` at clock reading `now`: whether it slid the window.
+    fn try_replenish(&mut self, now: u64) -> bool {
+        if self.closed || now - self.last < SEGMENT_NANOS {
+            return false;
+        }
+        self.last = now;
+        self.advance_to(self.segment + 1);
+        true
+    }
+
+    /// `dispose()`: every pending request completes not acquired (not counted as a failure).
+    fn dispose(&mut self) {
+        self.closed = true;
+        for (id, _) in self.queue.drain(..) {
+            self.outcome[id] = Some(false);
+        }
+    }
 }
 
 /// One step of [`run_queued`]. Permit counts lie in `0..=limit` of the run's shape.
@@ -2893,6 +2922,10 @@ enum QueueOp {
     /// Drop the pending future at this index (modulo their number, oldest first); nothing if
     /// none is pending.
     Cancel(usize),
+    /// Advance the clock by this many nanoseconds, then `try_replenish()` (false in auto mode).
+    TryReplenish(u64),
+    /// `dispose()`: pending requests complete not acquired, later requests are `Err(Disposed)`.
+    Dispose,
 }
 
 /// The window of [`run_queued`].
@@ -2902,6 +2935,8 @@ struct QueueShape {
     segments: u32,
     queue_limit: u32,
     order: QueueProcessingOrder,
+    /// `auto_replenishment: false`.
+    manual: bool,
 }
 
 /// What [`run_queued`] exercised.
@@ -2911,6 +2946,15 @@ struct QueueCoverage {
     cancelled: u32,
     checked_behind_queue: u32,
     checked_queue_full: u32,
+    /// Manual mode: `try_replenish` calls that slid the window, and that were too early.
+    slid: u32,
+    slide_skipped: u32,
+    /// Pending requests released (not acquired) by a disposal.
+    released_by_dispose: u32,
+    /// Attempts and acquisitions after a disposal (each `Err(Disposed)`).
+    after_dispose: u32,
+    /// `try_replenish` calls (in either mode).
+    replenish_calls: u32,
 }
 
 /// Runs `ops` on an auto window of `shape`, each step compared with [`QueueModel`].
@@ -2925,11 +2969,23 @@ fn run_queued(shape: QueueShape, ops: &[QueueOp]) -> QueueCoverage {
 /// [`run_queued`] with the operations from `next_op`, which is told how many futures are pending
 /// (the fixed sequences draw a cancel's index only when one is).
 fn run_queued_with(shape: QueueShape, mut next_op: impl FnMut(usize) -> Option<QueueOp>) -> QueueCoverage {
-    let QueueShape { limit, segments, queue_limit, order } = shape;
+    let QueueShape { limit, segments, queue_limit, order, manual } = shape;
     let segment_nanos = SEGMENT_NANOS;
     let window = Duration::from_nanos(segment_nanos * u64::from(segments));
-    let (limiter, clock) = auto(limit, window, segments, order, queue_limit);
+    let (limiter, clock) = if manual {
+        self::manual(limit, window, segments, order, queue_limit)
+    } else {
+        auto(limit, window, segments, order, queue_limit)
+    };
+    // The segment the model is at as of the clock: from the clock (auto) or its own (manual).
+    let now_segment = |model: &QueueModel| if manual { model.segment } else { clock.now_nanos() / segment_nanos };
+    // The wait until boundary `segment`: from the clock (auto) or in slides (manual).
+    let wait_until_segment = |model: &QueueModel, segment: u64| {
+        if manual { (segment - model.segment) * segment_nanos } else { segment * segment_nanos - clock.now_nanos() }
+    };
     let mut model = QueueModel {
+        last: 0,
+        closed: false,
         window: Model { limit: u64::from(limit), segments: u64::from(segments), granted: Vec::new() },
         newest_first: order == NewestFirst,
         queue_limit: u64::from(queue_limit),
@@ -2944,16 +3000,45 @@ fn run_queued_with(shape: QueueShape, mut next_op: impl FnMut(usize) -> Option<Q
     let mut cov = QueueCoverage::default();
     let mut step = 0;
     while let Some(op) = next_op(pending.len()) {
-        let context =
-            format!("{order:?}, limit {limit}, {segments} segments, queue {queue_limit}, step {step} ({op:?})");
+        let context = format!(
+            "{order:?}, manual {manual}, limit {limit}, {segments} segments, queue {queue_limit}, step {step} ({op:?})"
+        );
         step += 1;
         match op {
             QueueOp::Advance(by) => {
                 clock.advance(Duration::from_nanos(by));
             }
+            QueueOp::Attempt(permits) if model.closed => {
+                let result = limiter.attempt_acquire(permits);
+                assert_eq!(result.err(), Some(AcquireError::Disposed), "{context}: after dispose");
+                cov.after_dispose += 1;
+            }
+            QueueOp::Acquire(permits) if model.closed => {
+                let result = poll_once(&mut Box::pin(limiter.acquire(permits)));
+                assert_eq!(result.map(|r| r.err()), Some(Some(AcquireError::Disposed)), "{context}: after dispose");
+                cov.after_dispose += 1;
+            }
+            QueueOp::TryReplenish(by) => {
+                clock.advance(Duration::from_nanos(by));
+                model.advance_to(now_segment(&model));
+                cov.replenish_calls += 1;
+                assert_eq!(limiter.try_replenish(), manual, "{context}: try_replenish");
+                if manual && !model.closed {
+                    if model.try_replenish(clock.now_nanos()) {
+                        cov.slid += 1;
+                    } else {
+                        cov.slide_skipped += 1;
+                    }
+                }
+            }
+            QueueOp::Dispose => {
+                cov.released_by_dispose += pending.len() as u32;
+                limiter.dispose();
+                model.dispose();
+            }
             QueueOp::Attempt(permits) => {
                 let permits = u64::from(permits);
-                model.advance_to(clock.now_nanos() / segment_nanos);
+                model.advance_to(now_segment(&model));
                 let was_empty = model.queue.is_empty();
                 let lease = limiter.attempt_acquire(permits as u32).unwrap();
                 assert_eq!(lease.is_acquired(), model.attempt(permits), "{context}: attempt({permits})");
@@ -2966,20 +3051,19 @@ fn run_queued_with(shape: QueueShape, mut next_op: impl FnMut(usize) -> Option<Q
                         && permits > 0
                         && (model.queued_permits() + permits <= u64::from(limit) || model.queue.len() == 1);
                 if !lease.is_acquired() && exact {
-                    let now = clock.now_nanos();
-                    let at = model.first_segment_granting(permits) * segment_nanos;
-                    assert_eq!(lease.retry_after(), Some(Duration::from_nanos(at - now)), "{context}");
+                    let wait = wait_until_segment(&model, model.first_segment_granting(permits));
+                    assert_eq!(lease.retry_after(), Some(Duration::from_nanos(wait)), "{context}");
                     cov.checked_behind_queue += u32::from(!was_empty);
                 }
             }
             QueueOp::Acquire(permits) => {
                 let permits = u64::from(permits);
-                model.advance_to(clock.now_nanos() / segment_nanos);
+                model.advance_to(now_segment(&model));
                 let id = ids;
                 ids += 1;
                 let exact = model.queue.is_empty()
                     || order == OldestFirst && model.queued_permits() + permits <= u64::from(limit);
-                let retry_at = exact.then(|| model.first_segment_granting(permits) * segment_nanos);
+                let retry_at = exact.then(|| wait_until_segment(&model, model.first_segment_granting(permits)));
                 let mut wait = Box::pin(limiter.acquire(permits as u32));
                 let polled = poll_once(&mut wait).map(|result| result.unwrap());
                 let decided = polled.as_ref().map(RateLimitLease::is_acquired);
@@ -2988,8 +3072,8 @@ fn run_queued_with(shape: QueueShape, mut next_op: impl FnMut(usize) -> Option<Q
                     None => pending.push((id, wait)),
                     // Queue full: the same exact retry_after as a refused attempt.
                     Some(lease) if !lease.is_acquired() => {
-                        if let Some(at) = retry_at {
-                            let wait = Duration::from_nanos(at - clock.now_nanos());
+                        if let Some(wait) = retry_at {
+                            let wait = Duration::from_nanos(wait);
                             assert_eq!(lease.retry_after(), Some(wait), "{context}: acquire({permits})");
                             cov.checked_queue_full += 1;
                         }
@@ -2999,7 +3083,7 @@ fn run_queued_with(shape: QueueShape, mut next_op: impl FnMut(usize) -> Option<Q
             }
             QueueOp::Cancel(index) => {
                 if !pending.is_empty() {
-                    model.advance_to(clock.now_nanos() / segment_nanos);
+                    model.advance_to(now_segment(&model));
                     let (id, wait) = pending.remove(index % pending.len());
                     drop(wait);
                     model.cancel(id);
@@ -3007,7 +3091,7 @@ fn run_queued_with(shape: QueueShape, mut next_op: impl FnMut(usize) -> Option<Q
                 }
             }
         }
-        model.advance_to(clock.now_nanos() / segment_nanos);
+        model.advance_to(now_segment(&model));
         cov.queued_at_most = cov.queued_at_most.max(model.queue.len());
         // Poll in the order of service, next-in-line first: only that request's future sleeps
         // on the clock and runs the pass at its boundary (which then wakes the others).
@@ -3020,8 +3104,12 @@ fn run_queued_with(shape: QueueShape, mut next_op: impl FnMut(usize) -> Option<Q
                 true
             }
             Some(result) => {
-                let granted = result.unwrap().is_acquired();
+                let lease = result.unwrap();
+                let granted = lease.is_acquired();
                 assert_eq!(model.outcome[*id], Some(granted), "{context}: request {id}");
+                if model.closed && !granted {
+                    assert_eq!(lease.retry_after(), None, "{context}: request {id} released by dispose");
+                }
                 false
             }
         });
@@ -3034,20 +3122,67 @@ fn run_queued_with(shape: QueueShape, mut next_op: impl FnMut(usize) -> Option<Q
     cov
 }
 
-/// A queued window (permit_limit 1..=6, 1..=8 segments, queue_limit 0..=10, either order) and up
-/// to `MAX_OPS` operations for it, in the mix of the fixed sequences: 4 in 10 advances, 2
-/// attempts, 3 acquires, 1 cancel.
+/// A queued window (permit_limit 1..=6, 1..=8 segments, queue_limit 0..=10, either order, manual
+/// mode in 2 cases of 5) and up to `MAX_OPS` operations for it, in the mix of the fixed sequences:
+/// 4 in 11 advances, 2 attempts, 3 acquires, 1 cancel, 1 `try_replenish` after an advance (in
+/// manual mode, 1 advance and 4 `try_replenish` calls); in half the cases a disposal among the last 8.
 fn queued_case() -> impl Strategy<Value = (QueueShape, Vec<QueueOp>)> {
     let order = prop_oneof![Just(OldestFirst), Just(NewestFirst)];
-    (1u32..=6, 1u32..=8, 0u32..=10, order).prop_flat_map(|(limit, segments, queue_limit, order)| {
+    let manual = prop::bool::weighted(0.4);
+    (1u32..=6, 1u32..=8, 0u32..=10, order, manual).prop_flat_map(|(limit, segments, queue_limit, order, manual)| {
+        let (advances, replenishes) = if manual { (1, 4) } else { (4, 1) };
         let op = prop_oneof![
-            4 => (0..5 * SEGMENT_NANOS / 2).prop_map(QueueOp::Advance),
+            advances => (0..5 * SEGMENT_NANOS / 2).prop_map(QueueOp::Advance),
             2 => (0..=limit).prop_map(QueueOp::Attempt),
             3 => (0..=limit).prop_map(QueueOp::Acquire),
             1 => (0..64usize).prop_map(QueueOp::Cancel),
+            replenishes => (0..2 * SEGMENT_NANOS).prop_map(QueueOp::TryReplenish),
         ];
-        (Just(QueueShape { limit, segments, queue_limit, order }), prop::collection::vec(op, 1..=MAX_OPS))
+        let shape = QueueShape { limit, segments, queue_limit, order, manual };
+        (Just(shape), prop::collection::vec(op, 1..=MAX_OPS), prop::option::of(0..8usize)).prop_map(
+            |(shape, mut ops, dispose)| {
+                if let Some(from_end) = dispose {
+                    ops.insert(ops.len().saturating_sub(from_end), QueueOp::Dispose);
+                }
+                (shape, ops)
+            },
+        )
     })
+}
+
+/// The fixed sequences' operations: `steps` pseudo-random ones from `next` for a window of
+/// `limit`, in the mix [`queued_case`] draws (`manual`: its manual-mode mix; auto: every fourth
+/// step's advance is a `try_replenish` after it instead of an eleventh kind); a cancel draws its
+/// index only if a future is pending; one operation among the last 60 is a disposal (the first
+/// there with a future pending, or 30 steps before the end).
+fn queued_ops(
+    mut next: impl FnMut(u64) -> u64,
+    steps: u32,
+    limit: u32,
+    manual: bool,
+) -> impl FnMut(usize) -> Option<QueueOp> {
+    let mut step = 0;
+    let mut disposed = false;
+    move |pending: usize| {
+        (step < steps).then(|| {
+            step += 1;
+            if !disposed && step + 60 >= steps && (pending > 0 || step + 30 >= steps) {
+                disposed = true;
+                return QueueOp::Dispose;
+            }
+            match next(if manual { 11 } else { 10 }) {
+                0 if manual => QueueOp::Advance(next(5 * SEGMENT_NANOS / 2)),
+                0..=3 if manual => QueueOp::TryReplenish(next(2 * SEGMENT_NANOS)),
+                // Auto mode: every fourth step's advance also calls `try_replenish` (a no-op).
+                0..=3 if step % 4 == 0 => QueueOp::TryReplenish(next(5 * SEGMENT_NANOS / 2)),
+                0..=3 => QueueOp::Advance(next(5 * SEGMENT_NANOS / 2)),
+                4..=5 => QueueOp::Attempt(next(u64::from(limit) + 1) as u32),
+                6..=8 => QueueOp::Acquire(next(u64::from(limit) + 1) as u32),
+                9 => QueueOp::Cancel(if pending > 0 { next(pending as u64) as usize } else { 0 }),
+                _ => QueueOp::TryReplenish(next(2 * SEGMENT_NANOS)),
+            }
+        })
+    }
 }
 
 // .NET: (none) — as the attempts above, with a queue in either order: a pseudo-random sequence of
@@ -3059,30 +3194,50 @@ fn queued_case() -> impl Strategy<Value = (QueueShape, Vec<QueueOp>)> {
 #[test]
 fn queued_requests_match_a_sequential_model_on_fixed_sequences() {
     let shapes = [(4u32, 3u32, 5u32), (6, 4, 6), (3, 1, 3), (5, 8, 10), (6, 3, 2), (4, 2, 0)];
+    let mut released = 0;
     for (order, (limit, segments, queue_limit)) in
         [OldestFirst, NewestFirst].into_iter().flat_map(|o| shapes.map(|s| (o, s)))
     {
-        let mut next = xorshift(0x9e37_79b9_7f4a_7c15u64 ^ u64::from(limit * 131 + segments * 7 + queue_limit));
-        let mut steps = 0;
-        let ops = |pending: usize| {
-            (steps < 3_000).then(|| {
-                steps += 1;
-                match next(10) {
-                    0..=3 => QueueOp::Advance(next(5 * SEGMENT_NANOS / 2)),
-                    4..=5 => QueueOp::Attempt(next(u64::from(limit) + 1) as u32),
-                    6..=8 => QueueOp::Acquire(next(u64::from(limit) + 1) as u32),
-                    _ => QueueOp::Cancel(if pending > 0 { next(pending as u64) as usize } else { 0 }),
-                }
-            })
-        };
-        let cov = run_queued_with(QueueShape { limit, segments, queue_limit, order }, ops);
+        let next = xorshift(0x9e37_79b9_7f4a_7c15u64 ^ u64::from(limit * 131 + segments * 7 + queue_limit));
+        let ops = queued_ops(next, 3_000, limit, false);
+        let cov = run_queued_with(QueueShape { limit, segments, queue_limit, order, manual: false }, ops);
         assert!(cov.queued_at_most >= 3 && cov.cancelled >= 10, "the sequence exercises the queue: {cov:?}");
+        assert!(cov.after_dispose > 5 && cov.replenish_calls > 100, "dispose and try_replenish: {cov:?}");
+        released += cov.released_by_dispose;
         assert!(
             order == NewestFirst || cov.checked_behind_queue > 20,
             "retry hints behind a queue are checked: {cov:?}"
         );
         assert!(queue_limit >= limit || cov.checked_queue_full > 20, "queue-full retry hints are checked: {cov:?}");
     }
+    assert!(released > 6, "disposals release queued requests: {released}");
+}
+
+// .NET: (none) — as above in manual mode (§2.5: `try_replenish` slides one segment per call, and
+// only if a segment's length has passed since the last slide; retry_after counts slides), with a
+// disposal near the end of each sequence. Fixed shapes and sequences, which must exercise slides
+// and skipped calls, the queue, cancellations, the exact retry hints and the disposal.
+#[test]
+fn manual_queued_requests_match_a_sequential_model_on_fixed_sequences() {
+    let shapes = [(4u32, 3u32, 5u32), (6, 4, 6), (3, 1, 3), (5, 8, 10), (6, 3, 2), (4, 2, 0)];
+    let mut released = 0;
+    for (order, (limit, segments, queue_limit)) in
+        [OldestFirst, NewestFirst].into_iter().flat_map(|o| shapes.map(|s| (o, s)))
+    {
+        let next = xorshift(0xbb67_ae85_84ca_a73bu64 ^ u64::from(limit * 131 + segments * 7 + queue_limit));
+        let ops = queued_ops(next, 3_000, limit, true);
+        let cov = run_queued_with(QueueShape { limit, segments, queue_limit, order, manual: true }, ops);
+        assert!(cov.queued_at_most >= 3 && cov.cancelled >= 10, "the sequence exercises the queue: {cov:?}");
+        assert!(cov.slid > 200 && cov.slide_skipped > 100, "slides and skipped calls: {cov:?}");
+        assert!(cov.after_dispose > 5, "requests after dispose: {cov:?}");
+        assert!(
+            order == NewestFirst || cov.checked_behind_queue > 20,
+            "retry hints behind a queue are checked: {cov:?}"
+        );
+        assert!(queue_limit >= limit || cov.checked_queue_full > 20, "queue-full retry hints are checked: {cov:?}");
+        released += cov.released_by_dispose;
+    }
+    assert!(released > 6, "disposals release queued requests: {released}");
 }
 
 proptest! {
