@@ -30,6 +30,28 @@ fn bucket(limit: u32, queue_limit: u32) -> (Arc<TokenBucketRateLimiter<ManualClo
     (Arc::new(bucket), clock)
 }
 
+/// A sliding window on a fresh `ManualClock`: `limit` permits per `segments` segments of one
+/// `PERIOD` each.
+fn sliding(
+    limit: u32,
+    segments: u32,
+    queue_limit: u32,
+) -> (Arc<tollgate::SlidingWindowRateLimiter<ManualClock>>, ManualClock) {
+    let clock = ManualClock::new();
+    let window = tollgate::SlidingWindowRateLimiter::with_clock(
+        tollgate::SlidingWindowRateLimiterOptions {
+            permit_limit: limit,
+            window: PERIOD * segments,
+            segments_per_window: segments,
+            queue_limit,
+            ..Default::default()
+        },
+        clock.clone(),
+    )
+    .unwrap();
+    (Arc::new(window), clock)
+}
+
 /// Two attempts race a tick: the empty bucket gains exactly one token, so at most one attempt
 /// succeeds, and the statistics count both decisions.
 #[test]
@@ -185,21 +207,8 @@ fn fixed_window_reset_never_over_grants() {
 /// window is exactly whole again (nothing freed twice, nothing leaked).
 #[test]
 fn sliding_window_advance_racing_attempts() {
-    use tollgate::{SlidingWindowRateLimiter, SlidingWindowRateLimiterOptions};
     loom::model(|| {
-        let clock = ManualClock::new();
-        let w = Arc::new(
-            SlidingWindowRateLimiter::with_clock(
-                SlidingWindowRateLimiterOptions {
-                    permit_limit: 2,
-                    window: PERIOD * 2,
-                    segments_per_window: 2,
-                    ..Default::default()
-                },
-                clock.clone(),
-            )
-            .unwrap(),
-        );
+        let (w, clock) = sliding(2, 2, 0);
         assert!(w.attempt_acquire(1).unwrap().is_acquired());
         let threads: Vec<_> = (0..2)
             .map(|_| {
@@ -226,22 +235,8 @@ fn sliding_window_advance_racing_attempts() {
 /// clock alone.
 #[test]
 fn sliding_window_waiter_is_granted_at_its_boundary() {
-    use tollgate::{SlidingWindowRateLimiter, SlidingWindowRateLimiterOptions};
     loom::model(|| {
-        let clock = ManualClock::new();
-        let w = Arc::new(
-            SlidingWindowRateLimiter::with_clock(
-                SlidingWindowRateLimiterOptions {
-                    permit_limit: 1,
-                    window: PERIOD * 2,
-                    segments_per_window: 2,
-                    queue_limit: 1,
-                    ..Default::default()
-                },
-                clock.clone(),
-            )
-            .unwrap(),
-        );
+        let (w, clock) = sliding(1, 2, 1);
         assert!(w.attempt_acquire(1).unwrap().is_acquired());
         let w2 = w.clone();
         let waiter = thread::spawn(move || w2.blocking_acquire(1).unwrap().is_acquired());
@@ -287,22 +282,8 @@ fn token_bucket_grant_races_cancel() {
 fn sliding_window_grant_races_cancel() {
     use std::future::Future;
     use std::task::{Context, Waker};
-    use tollgate::{SlidingWindowRateLimiter, SlidingWindowRateLimiterOptions};
     loom::model(|| {
-        let clock = ManualClock::new();
-        let w = Arc::new(
-            SlidingWindowRateLimiter::with_clock(
-                SlidingWindowRateLimiterOptions {
-                    permit_limit: 1,
-                    window: PERIOD,
-                    segments_per_window: 1,
-                    queue_limit: 1,
-                    ..Default::default()
-                },
-                clock.clone(),
-            )
-            .unwrap(),
-        );
+        let (w, clock) = sliding(1, 1, 1);
         assert!(w.attempt_acquire(1).unwrap().is_acquired());
         let w2 = w.clone();
         let waiter = thread::spawn(move || {
@@ -328,21 +309,8 @@ fn sliding_window_grant_races_cancel() {
 /// admit more than the limit.
 #[test]
 fn sliding_window_refund_races_the_boundary() {
-    use tollgate::{SlidingWindowRateLimiter, SlidingWindowRateLimiterOptions};
     loom::model(|| {
-        let clock = ManualClock::new();
-        let w = Arc::new(
-            SlidingWindowRateLimiter::with_clock(
-                SlidingWindowRateLimiterOptions {
-                    permit_limit: 2,
-                    window: PERIOD * 2,
-                    segments_per_window: 2,
-                    ..Default::default()
-                },
-                clock.clone(),
-            )
-            .unwrap(),
-        );
+        let (w, clock) = sliding(2, 2, 0);
         let lease = w.attempt_acquire(1).unwrap(); // segment 0
         assert!(lease.is_acquired());
         let w2 = w.clone();
@@ -373,7 +341,7 @@ fn sliding_window_refund_races_the_boundary() {
 /// both granted and evicted (see the concurrency limiter's model).
 #[test]
 fn dispose_if_idle_races_a_request() {
-    use tollgate::{AcquireError, SlidingWindowRateLimiter, SlidingWindowRateLimiterOptions};
+    use tollgate::AcquireError;
     fn check(result: Result<tollgate::RateLimitLease, AcquireError>, evicted: bool) {
         match result {
             Ok(lease) => {
@@ -394,19 +362,7 @@ fn dispose_if_idle_races_a_request() {
         check(result, evictor.join().unwrap());
     });
     loom::model(|| {
-        let clock = ManualClock::new();
-        let w = Arc::new(
-            SlidingWindowRateLimiter::with_clock(
-                SlidingWindowRateLimiterOptions {
-                    permit_limit: 1,
-                    window: PERIOD * 2,
-                    segments_per_window: 2,
-                    ..Default::default()
-                },
-                clock,
-            )
-            .unwrap(),
-        );
+        let (w, _clock) = sliding(1, 2, 0);
         let w2 = w.clone();
         let evictor = thread::spawn(move || w2.dispose_if_idle(Duration::ZERO));
         let result = w.attempt_acquire(1);
