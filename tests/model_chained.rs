@@ -26,12 +26,12 @@ mod common;
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
 use common::limiter::{Waiting, snapshot, stats};
 use common::poll_once;
+use common::shrink::{minimize, panic_message};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed, TestError, TestRunner};
 use tollgate::{
@@ -748,54 +748,6 @@ fn accumulate(total: &mut Coverage, c: &Coverage) {
     total.disposed_errors += c.disposed_errors;
 }
 
-/// The panic message of `run(shape, ops, tail)`, if it panics.
-fn failure(shape: &Shape, ops: &[Op], tail: &[Op]) -> Option<String> {
-    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| run(shape, ops, tail)));
-    outcome.err().map(|payload| {
-        payload
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_default()
-    })
-}
-
-/// Proptest's shrinking stops at a local minimum (removing an operation shifts what the later
-/// ones pick); remove chunks of operations while the case still fails.
-fn minimize(shape: &Shape, mut ops: Vec<Op>, mut tail: Vec<Op>) -> (Vec<Op>, Vec<Op>, String) {
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let mut reason = failure(shape, &ops, &tail).unwrap_or_default();
-    loop {
-        let mut progress = false;
-        for which in 0..2 {
-            let mut chunk = if which == 0 { ops.len() } else { tail.len() }.div_ceil(2);
-            while chunk > 0 {
-                let mut i = 0;
-                while i < if which == 0 { ops.len() } else { tail.len() } {
-                    let (mut a, mut b) = (ops.clone(), tail.clone());
-                    let list = if which == 0 { &mut a } else { &mut b };
-                    let end = (i + chunk).min(list.len());
-                    list.drain(i..end);
-                    match failure(shape, &a, &b) {
-                        Some(why) if !a.is_empty() => {
-                            (ops, tail, reason) = (a, b, why);
-                            progress = true;
-                        }
-                        _ => i += chunk,
-                    }
-                }
-                chunk /= 2;
-            }
-        }
-        if !progress {
-            break;
-        }
-    }
-    std::panic::set_hook(hook);
-    (ops, tail, reason)
-}
-
 // .NET: (none) — chains of 2–3 limiters (concurrency, token bucket, fixed window on one manual
 // clock): 384 proptest cases of up to 300 steps (plus up to 20 after the chain's disposal), compared
 // step by step with the sequential model of each limiter and of the all-or-nothing chain rule.
@@ -818,7 +770,11 @@ fn chained_limiter_matches_a_sequential_model() {
     let total = match result {
         Ok(()) => total.into_inner(),
         Err(TestError::Fail(_, (shape, ops, tail))) => {
-            let (ops, tail, reason) = minimize(&shape, ops, tail);
+            let (ops, tail, reason) = minimize(ops, tail, |ops, tail| {
+                panic_message(|| {
+                    run(&shape, ops, tail);
+                })
+            });
             panic!("{reason}\nminimal failing case: {shape:?}\nops: {ops:?}\nafter dispose: {tail:?}")
         }
         Err(e) => panic!("{e}"),

@@ -6,6 +6,8 @@
 
 pub mod fake;
 pub mod limiter;
+pub mod live_bytes;
+pub mod shrink;
 
 use std::future::Future;
 use std::pin::Pin;
