@@ -84,11 +84,16 @@ mod lease;
 mod limiter;
 mod noop;
 mod partitioned;
+#[cfg(feature = "serde")]
+mod serde_support;
 mod sliding_window;
 mod stats;
 mod sync;
 mod timer;
 mod token_bucket;
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub mod tower;
 mod wait;
 
 pub use chained::ChainedRateLimiter;

@@ -1,0 +1,1 @@
+//! Deserializing options (feature `serde`). Being written.

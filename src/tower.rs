@@ -1,0 +1,1 @@
+//! tower middleware (feature `tower`). Being written.
