@@ -1,1 +1,0 @@
-//! tower middleware (feature `tower`). Being written.
