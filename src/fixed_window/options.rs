@@ -24,7 +24,45 @@ use crate::{OptionsError, QueueProcessingOrder};
 /// assert!(options.validate().is_ok());
 /// assert!(options.auto_replenishment);
 /// ```
+///
+/// # Configuration files (feature `serde`)
+///
+/// With the `serde` feature the options implement `Deserialize` and `Serialize` with the field
+/// names above. `permit_limit` and `window` are required; `auto_replenishment` (`true`),
+/// `queue_limit` (0) and `queue_processing_order` (`"oldest_first"`; or `"newest_first"`, .NET's
+/// `"OldestFirst"` / `"NewestFirst"` are accepted too) may be omitted. Durations are strings of
+/// numbers with units, largest unit first: `d`, `h`, `m`, `s`, `ms`, `us` (or `µs`), `ns`, as in
+/// `"1s"`, `"1.5s"` or `"1m30s"`; a bare number is rejected as ambiguous. Unknown fields are an
+/// error, and the options are checked with [`validate`](Self::validate) as they are read, so a
+/// zero limit or window fails with its [`OptionsError`] message.
+///
+/// ```
+/// # #[cfg(feature = "serde")] {
+/// use std::time::Duration;
+/// use tollgate::{FixedWindowRateLimiter, FixedWindowRateLimiterOptions, RateLimiter};
+///
+/// let options: FixedWindowRateLimiterOptions = toml::from_str(
+///     r#"
+///     permit_limit = 100
+///     window = "1m30s"
+///     queue_processing_order = "NewestFirst" # .NET's spelling works too
+///     "#,
+/// )?;
+/// assert_eq!(options.window, Duration::from_secs(90));
+/// let limiter = FixedWindowRateLimiter::new(options)?;
+/// assert!(limiter.attempt_acquire(1)?.is_acquired());
+///
+/// let error = toml::from_str::<FixedWindowRateLimiterOptions>(r#"permit_limit = 100"#).unwrap_err();
+/// assert!(error.to_string().contains("missing field `window`"));
+/// # }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Deserialize, serde::Serialize),
+    serde(try_from = "RawOptions", into = "RawOptions")
+)]
 pub struct FixedWindowRateLimiterOptions {
     /// Permits per window. Must be greater than 0.
     pub permit_limit: u32,
@@ -70,5 +108,47 @@ impl FixedWindowRateLimiterOptions {
             return Err(OptionsError::new("window", "must be at most u64::MAX nanoseconds"));
         }
         Ok(())
+    }
+}
+
+/// The serde form of [`FixedWindowRateLimiterOptions`] (see `crate::serde_support`).
+#[cfg(feature = "serde")]
+#[derive(serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, rename = "FixedWindowRateLimiterOptions")]
+struct RawOptions {
+    permit_limit: u32,
+    #[serde(with = "crate::serde_support::duration")]
+    window: Duration,
+    #[serde(default = "crate::serde_support::default_auto_replenishment")]
+    auto_replenishment: bool,
+    #[serde(default)]
+    queue_processing_order: QueueProcessingOrder,
+    #[serde(default)]
+    queue_limit: u32,
+}
+
+#[cfg(feature = "serde")]
+impl TryFrom<RawOptions> for FixedWindowRateLimiterOptions {
+    type Error = OptionsError;
+
+    fn try_from(raw: RawOptions) -> Result<Self, OptionsError> {
+        let RawOptions { permit_limit, window, auto_replenishment, queue_processing_order, queue_limit } = raw;
+        let options = Self { permit_limit, window, auto_replenishment, queue_processing_order, queue_limit };
+        options.validate()?;
+        Ok(options)
+    }
+}
+
+#[cfg(feature = "serde")]
+impl From<FixedWindowRateLimiterOptions> for RawOptions {
+    fn from(options: FixedWindowRateLimiterOptions) -> Self {
+        let FixedWindowRateLimiterOptions {
+            permit_limit,
+            window,
+            auto_replenishment,
+            queue_processing_order,
+            queue_limit,
+        } = options;
+        Self { permit_limit, window, auto_replenishment, queue_processing_order, queue_limit }
     }
 }

@@ -56,7 +56,41 @@ use crate::{
 };
 
 /// Configuration of a [`PartitionedRateLimiter`].
+///
+/// # Configuration files (feature `serde`)
+///
+/// With the `serde` feature the options implement `Deserialize` and `Serialize` with the field
+/// names below; both may be omitted (`idle_timeout` defaults to `"10s"`, `max_partitions` to
+/// unbounded). `idle_timeout` is a string of numbers with units, largest unit first: `d`, `h`,
+/// `m`, `s`, `ms`, `us` (or `µs`), `ns`, as in `"30s"`, `"1.5s"` or `"1m30s"`. Unknown fields are
+/// an error, and a `max_partitions` of 0 fails with its [`OptionsError`] message.
+///
+/// ```
+/// # #[cfg(feature = "serde")] {
+/// use std::time::Duration;
+/// use tollgate::PartitionedRateLimiterOptions;
+///
+/// let options: PartitionedRateLimiterOptions = toml::from_str(
+///     r#"
+///     idle_timeout = "1m"
+///     max_partitions = 10000
+///     "#,
+/// )?;
+/// assert_eq!(options.idle_timeout, Duration::from_secs(60));
+/// assert_eq!(options.max_partitions, Some(10_000));
+/// assert_eq!(toml::from_str::<PartitionedRateLimiterOptions>("")?, PartitionedRateLimiterOptions::default());
+/// # }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Deserialize, serde::Serialize),
+    serde(
+        try_from = "crate::serde_support::RawPartitionedRateLimiterOptions",
+        into = "crate::serde_support::RawPartitionedRateLimiterOptions"
+    )
+)]
 pub struct PartitionedRateLimiterOptions {
     /// A partition idle for at least this long (its limiter's
     /// [`idle_duration`](RateLimiter::idle_duration); for a no-limiter partition, the time since
@@ -76,11 +110,21 @@ impl Default for PartitionedRateLimiterOptions {
 }
 
 impl PartitionedRateLimiterOptions {
-    /// Checks the options.
+    /// Checks the options, as the constructors do.
     ///
     /// # Errors
     ///
     /// [`OptionsError`] for `max_partitions` when it is `Some(0)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tollgate::PartitionedRateLimiterOptions;
+    ///
+    /// assert!(PartitionedRateLimiterOptions::default().validate().is_ok());
+    /// let none_allowed = PartitionedRateLimiterOptions { max_partitions: Some(0), ..Default::default() };
+    /// assert_eq!(none_allowed.validate().unwrap_err().field, "max_partitions");
+    /// ```
     pub fn validate(&self) -> Result<(), OptionsError> {
         if self.max_partitions == Some(0) {
             return Err(OptionsError::must_be_positive("max_partitions"));
@@ -109,6 +153,21 @@ impl Refused {
 }
 
 /// The reason phrase of a request refused because `max_partitions` partitions are live.
+///
+/// See [`PartitionedRateLimiterOptions::max_partitions`]; an example is on
+/// [`PartitionedRateLimiter::with_options`].
+///
+/// # Examples
+///
+/// ```
+/// use tollgate::{PARTITION_LIMIT_REACHED, RateLimitLease};
+///
+/// fn is_partition_limit(lease: &RateLimitLease) -> bool {
+///     !lease.is_acquired() && lease.reason_phrase() == Some(PARTITION_LIMIT_REACHED)
+/// }
+/// assert_eq!(PARTITION_LIMIT_REACHED, "partition limit reached");
+/// assert!(!is_partition_limit(&RateLimitLease::failure()));
+/// ```
 pub const PARTITION_LIMIT_REACHED: &str = "partition limit reached";
 
 /// What every kind of partitioned limiter does (keyed, chained, translated).
@@ -166,6 +225,29 @@ pub struct PartitionedRateLimiter<R: ?Sized> {
 impl<R: ?Sized + 'static> PartitionedRateLimiter<R> {
     /// A partitioned limiter with the default options (idle partitions evicted after 10 s, no cap)
     /// and the default clock.
+    ///
+    /// `partitioner` runs on every call and returns the resource's [`RateLimitPartition`]: its key
+    /// and how to build its limiter the first time the key is seen.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tollgate::{FixedWindowRateLimiterOptions, PartitionedRateLimiter, RateLimitPartition};
+    ///
+    /// // 100 requests per minute per API key.
+    /// let limiter = PartitionedRateLimiter::new(|api_key: &str| {
+    ///     RateLimitPartition::get_fixed_window_limiter(api_key.to_owned(), |_| FixedWindowRateLimiterOptions {
+    ///         permit_limit: 100,
+    ///         window: Duration::from_secs(60),
+    ///         ..Default::default()
+    ///     })
+    /// });
+    /// assert!(limiter.attempt_acquire("key-1", 100)?.is_acquired());
+    /// assert!(!limiter.attempt_acquire("key-1", 1)?.is_acquired());
+    /// assert!(limiter.attempt_acquire("key-2", 1)?.is_acquired());
+    /// # Ok::<(), tollgate::AcquireError>(())
+    /// ```
     pub fn new<K>(partitioner: impl Fn(&R) -> RateLimitPartition<K> + Send + Sync + 'static) -> Self
     where
         K: Hash + Eq + Clone + Send + Sync + 'static,
@@ -179,6 +261,29 @@ impl<R: ?Sized + 'static> PartitionedRateLimiter<R> {
     /// # Errors
     ///
     /// [`OptionsError`] if the options are invalid (see [`PartitionedRateLimiterOptions::validate`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tollgate::{
+    ///     ConcurrencyLimiterOptions, PARTITION_LIMIT_REACHED, PartitionedRateLimiter, PartitionedRateLimiterOptions,
+    ///     RateLimitPartition,
+    /// };
+    ///
+    /// let per_tenant = |tenant: &u32| {
+    ///     RateLimitPartition::get_concurrency_limiter(*tenant, |_| ConcurrencyLimiterOptions {
+    ///         permit_limit: 1,
+    ///         ..Default::default()
+    ///     })
+    /// };
+    /// let options = PartitionedRateLimiterOptions { max_partitions: Some(1), ..Default::default() };
+    /// let limiter = PartitionedRateLimiter::with_options(per_tenant, options)?;
+    /// let _busy = limiter.attempt_acquire(&1, 1)?;
+    /// // Tenant 1's partition is in use, so tenant 2's cannot be made.
+    /// let refused = limiter.attempt_acquire(&2, 1)?;
+    /// assert_eq!(refused.reason_phrase(), Some(PARTITION_LIMIT_REACHED));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_options<K>(
         partitioner: impl Fn(&R) -> RateLimitPartition<K> + Send + Sync + 'static,
         options: PartitionedRateLimiterOptions,
@@ -195,6 +300,28 @@ impl<R: ?Sized + 'static> PartitionedRateLimiter<R> {
     /// # Errors
     ///
     /// [`OptionsError`] if the options are invalid (see [`PartitionedRateLimiterOptions::validate`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tollgate::{ConcurrencyLimiterOptions, ManualClock, PartitionedRateLimiter};
+    /// use tollgate::{PartitionedRateLimiterOptions, RateLimitPartition};
+    ///
+    /// let clock = ManualClock::new();
+    /// let per_user = |user: &u32| {
+    ///     RateLimitPartition::get_concurrency_limiter(*user, |_| ConcurrencyLimiterOptions {
+    ///         permit_limit: 1,
+    ///         ..Default::default()
+    ///     })
+    /// };
+    /// let options = PartitionedRateLimiterOptions { idle_timeout: Duration::from_secs(30), ..Default::default() };
+    /// let limiter = PartitionedRateLimiter::with_clock(per_user, options, clock.clone())?;
+    /// drop(limiter.attempt_acquire(&1, 1)?);
+    /// clock.advance(Duration::from_secs(30)); // idle for the timeout, on the manual clock
+    /// assert_eq!(limiter.evict_idle(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_clock<K, C>(
         partitioner: impl Fn(&R) -> RateLimitPartition<K, C> + Send + Sync + 'static,
         options: PartitionedRateLimiterOptions,
@@ -215,7 +342,29 @@ impl<R: ?Sized + 'static> PartitionedRateLimiter<R> {
     ///
     /// # Errors
     ///
-    /// [`OptionsError`] for `limiters` when the list is empty.
+    /// [`OptionsError`] with `field` `"limiters"` when the list is empty.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use tollgate::{ConcurrencyLimiterOptions, PartitionedRateLimiter, RateLimitPartition};
+    ///
+    /// let limit = |permit_limit| ConcurrencyLimiterOptions { permit_limit, ..Default::default() };
+    /// // By user (2 at once) and by the user's organisation (3 at once): users 10 and 11 are in org 1.
+    /// let by_user = Arc::new(PartitionedRateLimiter::new(move |user: &u32| {
+    ///     RateLimitPartition::get_concurrency_limiter(*user, move |_| limit(2))
+    /// }));
+    /// let by_org = Arc::new(PartitionedRateLimiter::new(move |user: &u32| {
+    ///     RateLimitPartition::get_concurrency_limiter(user / 10, move |_| limit(3))
+    /// }));
+    /// let limiter = PartitionedRateLimiter::chained(vec![by_user, by_org])?;
+    /// let a = limiter.attempt_acquire(&10, 2)?;
+    /// let b = limiter.attempt_acquire(&11, 1)?;
+    /// assert!(a.is_acquired() && b.is_acquired());
+    /// assert!(!limiter.attempt_acquire(&11, 1)?.is_acquired()); // org 1 is full
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn chained(limiters: Vec<Arc<PartitionedRateLimiter<R>>>) -> Result<Self, OptionsError> {
         if limiters.is_empty() {
             return Err(OptionsError::new("limiters", "must contain at least 1 limiter"));
@@ -232,6 +381,30 @@ impl<R: ?Sized + 'static> PartitionedRateLimiter<R> {
     /// A partitioned limiter over resources of type `R2`, forwarding every call to this one with
     /// the resource `adapter(resource)` (run once per call). Disposing it (or dropping it)
     /// disposes this one too unless `leave_open` is true.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use tollgate::{ConcurrencyLimiterOptions, PartitionedRateLimiter, RateLimitPartition};
+    ///
+    /// struct Request {
+    ///     user: u32,
+    /// }
+    ///
+    /// let by_user = Arc::new(PartitionedRateLimiter::new(|user: &u32| {
+    ///     RateLimitPartition::get_concurrency_limiter(*user, |_| ConcurrencyLimiterOptions {
+    ///         permit_limit: 1,
+    ///         ..Default::default()
+    ///     })
+    /// }));
+    /// let by_request = Arc::clone(&by_user).with_translated_key(|request: &Request| request.user, true);
+    /// let _lease = by_request.attempt_acquire(&Request { user: 7 }, 1)?;
+    /// assert!(!by_user.attempt_acquire(&7, 1)?.is_acquired()); // the same partition
+    /// drop(by_request); // `leave_open`: `by_user` stays usable
+    /// assert!(by_user.attempt_acquire(&8, 1)?.is_acquired());
+    /// # Ok::<(), tollgate::AcquireError>(())
+    /// ```
     pub fn with_translated_key<R2: ?Sized + 'static>(
         self: Arc<Self>,
         adapter: impl Fn(&R2) -> R + Send + Sync + 'static,
@@ -252,19 +425,73 @@ impl<R: ?Sized + 'static> PartitionedRateLimiter<R> {
     /// [`AcquireError::Disposed`] after [`dispose`](Self::dispose); the partition limiter's own
     /// errors (e.g. [`AcquireError::PermitLimitExceeded`]); [`AcquireError::InvalidOptions`] if the
     /// partition's factory was given invalid options.
+    ///
+    /// A new key whose partition cannot be made because `max_partitions` are live (and none is
+    /// idle) is refused, not an error: the lease is not acquired and its reason phrase is
+    /// [`PARTITION_LIMIT_REACHED`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tollgate::{AcquireError, ConcurrencyLimiterOptions, PartitionedRateLimiter, RateLimitPartition};
+    ///
+    /// let limiter = PartitionedRateLimiter::new(|tenant: &u32| {
+    ///     RateLimitPartition::get_concurrency_limiter(*tenant, |tenant| ConcurrencyLimiterOptions {
+    ///         permit_limit: *tenant, // tenant 0 gets invalid options
+    ///         ..Default::default()
+    ///     })
+    /// });
+    /// let lease = limiter.attempt_acquire(&2, 2)?;
+    /// assert!(lease.is_acquired());
+    /// assert!(!limiter.attempt_acquire(&2, 1)?.is_acquired());
+    /// assert!(matches!(limiter.attempt_acquire(&0, 1), Err(AcquireError::InvalidOptions(_))));
+    /// # Ok::<(), AcquireError>(())
+    /// ```
     pub fn attempt_acquire(&self, resource: &R, permits: u32) -> Result<RateLimitLease, AcquireError> {
         self.core.attempt(resource, permits)
     }
 
     /// Acquires `permits` from `resource`'s partition, waiting in its queue.
     ///
+    /// The partitioner (or, for a translated limiter, the adapter) runs when `acquire` is called;
+    /// the partition is looked up (and built, for a new key) when the future is first polled.
+    ///
     /// # Errors
     ///
-    /// As for [`attempt_acquire`](Self::attempt_acquire).
+    /// As for [`attempt_acquire`](Self::attempt_acquire), reported when the future is first
+    /// polled (a chained or translated limiter already disposed when `acquire` is called returns a
+    /// future that is ready with [`AcquireError::Disposed`]).
     ///
     /// # Cancel safety
     ///
-    /// Cancel-safe, as the partition limiter's `acquire`.
+    /// Cancel-safe, as the partition limiter's [`RateLimiter::acquire`]: dropping the future
+    /// withdraws the request from the partition's queue (or refunds a grant it has not yet
+    /// observed), and dropping it before its first poll does nothing. A chain's future also
+    /// refunds what its earlier limiters granted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tollgate::{ConcurrencyLimiterOptions, PartitionedRateLimiter, RateLimitPartition};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), tollgate::AcquireError> {
+    /// let limiter = PartitionedRateLimiter::new(|tenant: &u32| {
+    ///     RateLimitPartition::get_concurrency_limiter(*tenant, |_| ConcurrencyLimiterOptions {
+    ///         permit_limit: 1,
+    ///         queue_limit: 1,
+    ///         ..Default::default()
+    ///     })
+    /// });
+    /// let held = limiter.attempt_acquire(&7, 1)?;
+    /// let (waited, ()) = tokio::join!(limiter.acquire(&7, 1), async move {
+    ///     tokio::task::yield_now().await; // the request queues in tenant 7's partition...
+    ///     drop(held); // ...and gets the permit this frees
+    /// });
+    /// assert!(waited?.is_acquired());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn acquire(&self, resource: &R, permits: u32) -> Acquire<'_> {
         self.core.acquire(resource, permits)
     }
@@ -274,34 +501,158 @@ impl<R: ?Sized + 'static> PartitionedRateLimiter<R> {
     /// # Errors
     ///
     /// As for [`attempt_acquire`](Self::attempt_acquire).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tollgate::{ConcurrencyLimiterOptions, PartitionedRateLimiter, RateLimitPartition};
+    ///
+    /// let limiter = PartitionedRateLimiter::new(|db: &&str| {
+    ///     RateLimitPartition::get_concurrency_limiter(*db, |_| ConcurrencyLimiterOptions {
+    ///         permit_limit: 1,
+    ///         queue_limit: 1,
+    ///         ..Default::default()
+    ///     })
+    /// });
+    /// let held = limiter.attempt_acquire(&"orders", 1)?;
+    /// std::thread::scope(|s| {
+    ///     s.spawn(move || drop(held));
+    ///     let lease = limiter.blocking_acquire(&"orders", 1).unwrap(); // parks until `held` is dropped
+    ///     assert!(lease.is_acquired());
+    /// });
+    /// # Ok::<(), tollgate::AcquireError>(())
+    /// ```
     pub fn blocking_acquire(&self, resource: &R, permits: u32) -> Result<RateLimitLease, AcquireError> {
         self.core.blocking(resource, permits)
     }
 
     /// The statistics of `resource`'s partition (building it if needed); `None` after disposal, if
     /// its factory's options are invalid, or if the partition cap is reached.
+    ///
+    /// A chain's are combined as [`ChainedRateLimiter`](crate::ChainedRateLimiter)'s are.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tollgate::{ConcurrencyLimiterOptions, PartitionedRateLimiter, RateLimitPartition};
+    ///
+    /// let limiter = PartitionedRateLimiter::new(|tenant: &u32| {
+    ///     RateLimitPartition::get_concurrency_limiter(*tenant, |_| ConcurrencyLimiterOptions {
+    ///         permit_limit: 4,
+    ///         ..Default::default()
+    ///     })
+    /// });
+    /// let _lease = limiter.attempt_acquire(&1, 3)?;
+    /// assert_eq!(limiter.statistics(&1).unwrap().current_available_permits, 1);
+    /// assert_eq!(limiter.statistics(&2).unwrap().current_available_permits, 4); // built by this call
+    /// limiter.dispose();
+    /// assert_eq!(limiter.statistics(&1), None);
+    /// # Ok::<(), tollgate::AcquireError>(())
+    /// ```
     pub fn statistics(&self, resource: &R) -> Option<RateLimiterStatistics> {
         self.core.statistics(resource)
     }
 
     /// Gives back a lease acquired for `resource` (see [`RateLimiter::refund`]).
+    ///
+    /// The lease goes to `resource`'s current partition; a lease of a partition evicted since (or
+    /// of another limiter) is simply dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tollgate::{PartitionedRateLimiter, RateLimitPartition, TokenBucketRateLimiterOptions};
+    ///
+    /// let limiter = PartitionedRateLimiter::new(|user: &u32| {
+    ///     RateLimitPartition::get_token_bucket_limiter(*user, |_| TokenBucketRateLimiterOptions {
+    ///         token_limit: 1,
+    ///         tokens_per_period: 1,
+    ///         replenishment_period: Duration::from_secs(3600),
+    ///         ..Default::default()
+    ///     })
+    /// });
+    /// let lease = limiter.attempt_acquire(&1, 1)?;
+    /// limiter.refund(&1, lease); // the request was dropped before any work: the token is back
+    /// assert!(limiter.attempt_acquire(&1, 1)?.is_acquired());
+    /// # Ok::<(), tollgate::AcquireError>(())
+    /// ```
     pub fn refund(&self, resource: &R, lease: RateLimitLease) {
         self.core.refund(resource, lease);
     }
 
     /// Disposes every partition; later calls fail with [`AcquireError::Disposed`]. Idempotent.
+    ///
+    /// Queued requests complete with leases that are not acquired, as for
+    /// [`RateLimiter::dispose`]. Dropping the partitioned limiter disposes it. A chain disposes only
+    /// itself (its limiters stay usable); a translated limiter disposes the one it forwards to
+    /// unless it was made with `leave_open`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tollgate::{AcquireError, PartitionedRateLimiter, RateLimitPartition};
+    ///
+    /// let limiter = PartitionedRateLimiter::new(|user: &u32| RateLimitPartition::get_no_limiter(*user));
+    /// assert!(limiter.attempt_acquire(&1, 1)?.is_acquired());
+    /// limiter.dispose();
+    /// assert_eq!(limiter.attempt_acquire(&1, 1).unwrap_err(), AcquireError::Disposed);
+    /// assert_eq!(limiter.partition_count(), 0);
+    /// # Ok::<(), AcquireError>(())
+    /// ```
     pub fn dispose(&self) {
         self.core.dispose();
     }
 
     /// Evicts every partition that is idle now (an O(partitions) pass; eviction otherwise happens
     /// incrementally by itself). Returns how many were evicted.
+    ///
+    /// A partition is idle when its limiter's idle duration has reached the idle timeout (a
+    /// no-limiter partition: when it has been unused that long). A translated limiter forwards the
+    /// call; a chain evicts nothing and returns 0 (call it on the chained limiters).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tollgate::{ConcurrencyLimiterOptions, ManualClock, PartitionedRateLimiter};
+    /// use tollgate::{PartitionedRateLimiterOptions, RateLimitPartition};
+    ///
+    /// let clock = ManualClock::new();
+    /// let per_user = |user: &u32| {
+    ///     RateLimitPartition::get_concurrency_limiter(*user, |_| ConcurrencyLimiterOptions {
+    ///         permit_limit: 1,
+    ///         ..Default::default()
+    ///     })
+    /// };
+    /// let options = PartitionedRateLimiterOptions::default();
+    /// let limiter = PartitionedRateLimiter::with_clock(per_user, options, clock.clone())?;
+    /// let _busy = limiter.attempt_acquire(&1, 1)?;
+    /// drop(limiter.attempt_acquire(&2, 1)?);
+    /// clock.advance(Duration::from_secs(10)); // the default idle timeout
+    /// assert_eq!(limiter.evict_idle(), 1); // user 2's; user 1's partition is in use
+    /// assert_eq!(limiter.partition_count(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn evict_idle(&self) -> usize {
         self.core.evict_idle()
     }
 
     /// The number of live partitions (for a chain or a translated limiter: of the limiters it
     /// forwards to).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tollgate::{PartitionedRateLimiter, RateLimitPartition};
+    ///
+    /// let limiter = PartitionedRateLimiter::new(|user: &u32| RateLimitPartition::get_no_limiter(*user));
+    /// for user in [1, 2, 2, 3] {
+    ///     assert!(limiter.attempt_acquire(&user, 1)?.is_acquired());
+    /// }
+    /// assert_eq!(limiter.partition_count(), 3);
+    /// # Ok::<(), tollgate::AcquireError>(())
+    /// ```
     pub fn partition_count(&self) -> usize {
         self.core.partition_count()
     }

@@ -23,7 +23,45 @@ use crate::{OptionsError, QueueProcessingOrder};
 /// };
 /// assert!(options.validate().is_ok());
 /// ```
+///
+/// # Configuration files (feature `serde`)
+///
+/// With the `serde` feature the options implement `Deserialize` and `Serialize` with the field
+/// names above. `permit_limit`, `window` and `segments_per_window` are required;
+/// `auto_replenishment` (`true`), `queue_limit` (0) and `queue_processing_order`
+/// (`"oldest_first"`; or `"newest_first"`, .NET's `"OldestFirst"` / `"NewestFirst"` are accepted
+/// too) may be omitted. Durations are strings of numbers with units, largest unit first: `d`, `h`,
+/// `m`, `s`, `ms`, `us` (or `µs`), `ns`, as in `"1s"`, `"1.5s"` or `"1m30s"`; a bare number is
+/// rejected as ambiguous. Unknown fields are an error, and the options are checked with
+/// [`validate`](Self::validate) as they are read, so a zero limit or an empty segment fails with
+/// its [`OptionsError`] message.
+///
+/// ```
+/// # #[cfg(feature = "serde")] {
+/// use std::time::Duration;
+/// use tollgate::{RateLimiter, SlidingWindowRateLimiter, SlidingWindowRateLimiterOptions};
+///
+/// let options: SlidingWindowRateLimiterOptions = serde_json::from_str(
+///     r#"{ "permit_limit": 100, "window": "1s", "segments_per_window": 10, "queue_limit": 5 }"#,
+/// )?;
+/// assert_eq!(options.window, Duration::from_secs(1));
+/// let limiter = SlidingWindowRateLimiter::new(options)?;
+/// assert!(limiter.attempt_acquire(100)?.is_acquired());
+///
+/// let error = serde_json::from_str::<SlidingWindowRateLimiterOptions>(
+///     r#"{ "permit_limit": 100, "window": "1s", "segments_per_window": 10, "queue_limt": 5 }"#,
+/// )
+/// .unwrap_err();
+/// assert!(error.to_string().starts_with("unknown field `queue_limt`"));
+/// # }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Deserialize, serde::Serialize),
+    serde(try_from = "RawOptions", into = "RawOptions")
+)]
 pub struct SlidingWindowRateLimiterOptions {
     /// Permits per window. Must be greater than 0.
     pub permit_limit: u32,
@@ -87,5 +125,57 @@ impl SlidingWindowRateLimiterOptions {
     /// The segment length in nanoseconds (whole-nanosecond division, like .NET's tick division).
     pub(crate) fn segment_nanos(&self) -> u64 {
         self.window.as_nanos() as u64 / u64::from(self.segments_per_window)
+    }
+}
+
+/// The serde form of [`SlidingWindowRateLimiterOptions`] (see `crate::serde_support`).
+#[cfg(feature = "serde")]
+#[derive(serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, rename = "SlidingWindowRateLimiterOptions")]
+struct RawOptions {
+    permit_limit: u32,
+    #[serde(with = "crate::serde_support::duration")]
+    window: Duration,
+    segments_per_window: u32,
+    #[serde(default = "crate::serde_support::default_auto_replenishment")]
+    auto_replenishment: bool,
+    #[serde(default)]
+    queue_processing_order: QueueProcessingOrder,
+    #[serde(default)]
+    queue_limit: u32,
+}
+
+#[cfg(feature = "serde")]
+impl TryFrom<RawOptions> for SlidingWindowRateLimiterOptions {
+    type Error = OptionsError;
+
+    fn try_from(raw: RawOptions) -> Result<Self, OptionsError> {
+        let RawOptions {
+            permit_limit,
+            window,
+            segments_per_window,
+            auto_replenishment,
+            queue_processing_order,
+            queue_limit,
+        } = raw;
+        let options =
+            Self { permit_limit, window, segments_per_window, auto_replenishment, queue_processing_order, queue_limit };
+        options.validate()?;
+        Ok(options)
+    }
+}
+
+#[cfg(feature = "serde")]
+impl From<SlidingWindowRateLimiterOptions> for RawOptions {
+    fn from(options: SlidingWindowRateLimiterOptions) -> Self {
+        let SlidingWindowRateLimiterOptions {
+            permit_limit,
+            window,
+            segments_per_window,
+            auto_replenishment,
+            queue_processing_order,
+            queue_limit,
+        } = options;
+        Self { permit_limit, window, segments_per_window, auto_replenishment, queue_processing_order, queue_limit }
     }
 }
