@@ -107,9 +107,29 @@ impl Drop for Granted<'_> {
 impl ChainedRateLimiter {
     /// Chains `limiters` (asked in this order).
     ///
+    /// The chain shares the limiters (they stay usable on their own, and may be in several
+    /// chains). Later limiters are asked only after the earlier ones granted, and a refusal makes
+    /// the earlier ones refund: putting the limiter that refuses most often first saves work.
+    ///
     /// # Errors
     ///
-    /// [`OptionsError`] for `limiters` when the list is empty.
+    /// [`OptionsError`] with `field` `"limiters"` when the list is empty.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use tollgate::{ChainedRateLimiter, ConcurrencyLimiter, ConcurrencyLimiterOptions, RateLimiter};
+    ///
+    /// let options = ConcurrencyLimiterOptions { permit_limit: 2, ..Default::default() };
+    /// let global = Arc::new(ConcurrencyLimiter::new(options.clone())?);
+    /// let local = Arc::new(ConcurrencyLimiter::new(options)?);
+    /// let chain = ChainedRateLimiter::new(vec![global, local])?;
+    /// assert!(chain.attempt_acquire(2)?.is_acquired());
+    ///
+    /// assert_eq!(ChainedRateLimiter::new(Vec::new()).unwrap_err().field, "limiters");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(limiters: Vec<Arc<dyn RateLimiter>>) -> Result<Self, OptionsError> {
         if limiters.is_empty() {
             return Err(OptionsError::new("limiters", "must contain at least 1 limiter"));
@@ -122,6 +142,22 @@ impl ChainedRateLimiter {
     }
 
     /// The chained limiters, in order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use tollgate::{ChainedRateLimiter, NoopLimiter, RateLimiter};
+    ///
+    /// let chain = ChainedRateLimiter::new(vec![Arc::new(NoopLimiter::new()), Arc::new(NoopLimiter::new())])?;
+    /// assert_eq!(chain.limiters().len(), 2);
+    /// assert!(chain.attempt_acquire(1)?.is_acquired());
+    /// // Each limiter counted the chain's success.
+    /// for limiter in chain.limiters() {
+    ///     assert_eq!(limiter.statistics().unwrap().total_successful_leases, 1);
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn limiters(&self) -> &[Arc<dyn RateLimiter>] {
         &self.limiters
     }

@@ -5,7 +5,20 @@ use std::fmt;
 /// Why an options value was rejected by a limiter constructor.
 ///
 /// `Display` names the offending field in snake_case and says why, for example
-/// `permit_limit must be greater than 0`.
+/// `permit_limit must be greater than 0`. Constructors report the first invalid field, in .NET's
+/// order; the options types' `validate` methods run the same checks without building a limiter.
+///
+/// # Examples
+///
+/// ```
+/// use tollgate::{ConcurrencyLimiter, ConcurrencyLimiterOptions};
+///
+/// // The default options are invalid on purpose: `permit_limit` is 0.
+/// let error = ConcurrencyLimiter::new(ConcurrencyLimiterOptions::default()).unwrap_err();
+/// assert_eq!(error.field, "permit_limit");
+/// assert_eq!(error.reason, "must be greater than 0");
+/// assert_eq!(error.to_string(), "permit_limit must be greater than 0");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct OptionsError {
@@ -38,6 +51,24 @@ impl std::error::Error for OptionsError {}
 /// A request that is merely refused (no permits, queue full) is *not* an error: it returns a lease
 /// whose [`is_acquired`](crate::RateLimitLease::is_acquired) is false. Errors are for requests that
 /// can never succeed.
+///
+/// `AcquireError` converts from [`OptionsError`] (as [`AcquireError::InvalidOptions`], which is
+/// also its [`source`](std::error::Error::source)), so `?` works on both in one function.
+///
+/// # Examples
+///
+/// ```
+/// use tollgate::{AcquireError, ConcurrencyLimiter, ConcurrencyLimiterOptions, RateLimiter};
+///
+/// let limiter = ConcurrencyLimiter::new(ConcurrencyLimiterOptions { permit_limit: 2, ..Default::default() })?;
+/// assert_eq!(
+///     limiter.attempt_acquire(3).unwrap_err(),
+///     AcquireError::PermitLimitExceeded { requested: 3, limit: 2 },
+/// );
+/// limiter.dispose();
+/// assert_eq!(limiter.attempt_acquire(1).unwrap_err(), AcquireError::Disposed);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum AcquireError {

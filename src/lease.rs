@@ -29,22 +29,82 @@ pub struct MetadataName<T> {
 }
 
 impl MetadataName<Duration> {
-    /// How long to wait before retrying; carried by failed leases of time-based limiters.
+    /// How long to wait before retrying; carried by failed leases of time-based limiters (token
+    /// bucket, fixed and sliding windows). [`RateLimitLease::retry_after`] reads it directly.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tollgate::{ManualClock, MetadataName, RateLimiter, TokenBucketRateLimiter, TokenBucketRateLimiterOptions};
+    ///
+    /// let bucket = TokenBucketRateLimiter::with_clock(
+    ///     TokenBucketRateLimiterOptions {
+    ///         token_limit: 1,
+    ///         tokens_per_period: 1,
+    ///         replenishment_period: Duration::from_secs(2),
+    ///         ..Default::default()
+    ///     },
+    ///     ManualClock::new(),
+    /// )?;
+    /// let _token = bucket.attempt_acquire(1)?;
+    /// let refused = bucket.attempt_acquire(1)?;
+    /// assert_eq!(refused.get(&MetadataName::RETRY_AFTER), Some(Duration::from_secs(2)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub const RETRY_AFTER: MetadataName<Duration> = MetadataName::new(RETRY_AFTER);
 }
 
 impl MetadataName<String> {
-    /// Why a request failed; carried by the concurrency limiter's queue-full lease.
+    /// Why a request failed; carried by the concurrency limiter's queue-full lease
+    /// (`"Queue limit reached"`) and by a partitioned limiter's refusal when its partition cap is
+    /// reached ([`PARTITION_LIMIT_REACHED`](crate::PARTITION_LIMIT_REACHED)).
+    /// [`RateLimitLease::reason_phrase`] reads it without allocating.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tollgate::{ConcurrencyLimiter, ConcurrencyLimiterOptions, MetadataName, RateLimiter};
+    ///
+    /// let limiter = ConcurrencyLimiter::new(ConcurrencyLimiterOptions { permit_limit: 1, ..Default::default() })?;
+    /// let _held = limiter.attempt_acquire(1)?;
+    /// let refused = limiter.blocking_acquire(1)?; // `queue_limit` is 0: the queue is full at once
+    /// assert_eq!(refused.get(&MetadataName::REASON_PHRASE).as_deref(), Some("Queue limit reached"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub const REASON_PHRASE: MetadataName<String> = MetadataName::new(REASON_PHRASE);
 }
 
 impl<T> MetadataName<T> {
-    /// Creates a metadata name.
+    /// Creates a metadata name for values of type `T` (usable in a `const`).
+    ///
+    /// Two names are equal when their strings are; a lookup with [`RateLimitLease::get`] finds a
+    /// value only if it was stored with the same type `T`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tollgate::{MetadataName, RateLimitLease};
+    ///
+    /// const COST: MetadataName<u32> = MetadataName::new("COST");
+    /// let lease = RateLimitLease::success().with_metadata(&COST, 3);
+    /// assert_eq!(lease.get(&COST), Some(3));
+    /// assert_eq!(lease.get(&MetadataName::<u64>::new("COST")), None); // another type
+    /// ```
     pub const fn new(name: &'static str) -> Self {
         Self { name, _value: PhantomData }
     }
 
-    /// The name as a string.
+    /// The name as a string (also what `Display` prints).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tollgate::MetadataName;
+    ///
+    /// assert_eq!(MetadataName::REASON_PHRASE.name(), "REASON_PHRASE");
+    /// assert_eq!(MetadataName::<u32>::new("COST").name(), "COST");
+    /// ```
     pub const fn name(&self) -> &'static str {
         self.name
     }
@@ -272,16 +332,58 @@ impl RateLimitLease {
     }
 
     /// A successful lease with no metadata and nothing to release (for custom limiters).
+    ///
+    /// Dropping it does nothing unless [`on_release`](Self::on_release) attaches a hook. Built-in
+    /// limiters' [`refund`](crate::RateLimiter::refund) does not recognise it (it is simply dropped).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tollgate::RateLimitLease;
+    ///
+    /// let lease = RateLimitLease::success();
+    /// assert!(lease.is_acquired());
+    /// assert_eq!(lease.metadata_names().count(), 0);
+    /// ```
     pub fn success() -> Self {
         Self::new(true, Names::None)
     }
 
-    /// A failed lease with no metadata (for custom limiters).
+    /// A failed lease with no metadata (for custom limiters); add a hint with
+    /// [`with_retry_after`](Self::with_retry_after) or [`with_reason_phrase`](Self::with_reason_phrase).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tollgate::RateLimitLease;
+    ///
+    /// let lease = RateLimitLease::failure();
+    /// assert!(!lease.is_acquired());
+    /// assert_eq!(lease.retry_after(), None);
+    /// assert_eq!(lease.reason_phrase(), None);
+    /// ```
     pub fn failure() -> Self {
         Self::new(false, Names::None)
     }
 
-    /// Attaches a `RETRY_AFTER` value and lists the name.
+    /// Attaches a [`RETRY_AFTER`](MetadataName::RETRY_AFTER) value and lists the name (for custom
+    /// limiters). Stored inline: no allocation, unless the lease holds permits.
+    ///
+    /// The inline slot holds one value: after [`with_reason_phrase`](Self::with_reason_phrase)
+    /// this call replaces the reason phrase (and only `REASON_PHRASE` stays listed). To carry both,
+    /// add the second with [`with_metadata`](Self::with_metadata).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tollgate::{MetadataName, RateLimitLease};
+    ///
+    /// let lease = RateLimitLease::failure().with_retry_after(Duration::from_millis(250));
+    /// assert_eq!(lease.retry_after(), Some(Duration::from_millis(250)));
+    /// assert_eq!(lease.get(&MetadataName::RETRY_AFTER), Some(Duration::from_millis(250)));
+    /// assert_eq!(lease.metadata_names().collect::<Vec<_>>(), ["RETRY_AFTER"]);
+    /// ```
     pub fn with_retry_after(mut self, retry_after: Duration) -> Self {
         if self.holds_permits() {
             return self.with_metadata(&MetadataName::RETRY_AFTER, retry_after);
@@ -293,7 +395,23 @@ impl RateLimitLease {
         self
     }
 
-    /// Attaches a `REASON_PHRASE` value and lists the name.
+    /// Attaches a [`REASON_PHRASE`](MetadataName::REASON_PHRASE) value and lists the name (for
+    /// custom limiters). Stored inline: no allocation, unless the lease holds permits.
+    ///
+    /// The inline slot holds one value: after [`with_retry_after`](Self::with_retry_after) this
+    /// call replaces the retry-after (and only `RETRY_AFTER` stays listed). To carry both, add the
+    /// second with [`with_metadata`](Self::with_metadata).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tollgate::{MetadataName, RateLimitLease};
+    ///
+    /// let lease = RateLimitLease::failure().with_reason_phrase("tenant suspended");
+    /// assert_eq!(lease.reason_phrase(), Some("tenant suspended"));
+    /// assert_eq!(lease.get(&MetadataName::REASON_PHRASE).as_deref(), Some("tenant suspended"));
+    /// assert_eq!(lease.metadata_names().collect::<Vec<_>>(), ["REASON_PHRASE"]);
+    /// ```
     pub fn with_reason_phrase(mut self, reason: &'static str) -> Self {
         if self.holds_permits() {
             return self.with_metadata(&MetadataName::REASON_PHRASE, reason.to_string());
@@ -312,6 +430,21 @@ impl RateLimitLease {
     }
 
     /// Attaches a custom metadata value (for custom limiters) and lists its name.
+    ///
+    /// The value is boxed (the first custom value also allocates the lease's extension). It is
+    /// read back with [`get`](Self::get) using a name of the same type. A name that already has a
+    /// value keeps it: `get` returns the first value attached under a name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tollgate::{MetadataName, RateLimitLease};
+    ///
+    /// const QUOTA_LEFT: MetadataName<u64> = MetadataName::new("QUOTA_LEFT");
+    /// let lease = RateLimitLease::success().with_metadata(&QUOTA_LEFT, 41);
+    /// assert_eq!(lease.get(&QUOTA_LEFT), Some(41));
+    /// assert_eq!(lease.metadata_names().collect::<Vec<_>>(), ["QUOTA_LEFT"]);
+    /// ```
     pub fn with_metadata<T: Clone + Send + Sync + 'static>(mut self, name: &MetadataName<T>, value: T) -> Self {
         let extra = self.extra_mut();
         if !extra.names.contains(&name.name) {
@@ -322,6 +455,16 @@ impl RateLimitLease {
     }
 
     /// Lists a metadata name without a value (as .NET leases list their names even on success).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tollgate::RateLimitLease;
+    ///
+    /// let lease = RateLimitLease::success().with_metadata_name("RETRY_AFTER");
+    /// assert_eq!(lease.metadata_names().collect::<Vec<_>>(), ["RETRY_AFTER"]);
+    /// assert_eq!(lease.retry_after(), None); // listed, but no value
+    /// ```
     pub fn with_metadata_name(mut self, name: &'static str) -> Self {
         let extra = self.extra_mut();
         if !extra.names.contains(&name) {
@@ -331,18 +474,75 @@ impl RateLimitLease {
     }
 
     /// Runs `f` once when the lease is dropped (for custom limiters that hand out resources).
+    ///
+    /// Attaching a second hook replaces the first. The hook runs after the lease has released
+    /// whatever else it holds.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// use tollgate::RateLimitLease;
+    ///
+    /// let in_use = Arc::new(AtomicU32::new(1));
+    /// let counter = Arc::clone(&in_use);
+    /// let lease = RateLimitLease::success().on_release(move || {
+    ///     counter.fetch_sub(1, Ordering::Relaxed);
+    /// });
+    /// drop(lease);
+    /// assert_eq!(in_use.load(Ordering::Relaxed), 0);
+    /// ```
     pub fn on_release(mut self, f: impl FnOnce() + Send + Sync + 'static) -> Self {
         self.extra_mut().on_release = Some(Box::new(f));
         self
     }
 
     /// Whether the permits were acquired.
+    ///
+    /// A refusal is not an error: `attempt_acquire` and `acquire` return `Ok` with a lease whose
+    /// `is_acquired` is false (check [`retry_after`](Self::retry_after) and
+    /// [`reason_phrase`](Self::reason_phrase) for why and when to retry).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tollgate::{ConcurrencyLimiter, ConcurrencyLimiterOptions, RateLimiter};
+    ///
+    /// let limiter = ConcurrencyLimiter::new(ConcurrencyLimiterOptions { permit_limit: 1, ..Default::default() })?;
+    /// let first = limiter.attempt_acquire(1)?;
+    /// let second = limiter.attempt_acquire(1)?;
+    /// assert!(first.is_acquired());
+    /// assert!(!second.is_acquired());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[inline]
     pub fn is_acquired(&self) -> bool {
         self.acquired
     }
 
-    /// How long to wait before retrying, when the limiter could tell.
+    /// How long to wait before retrying, when the limiter could tell: the
+    /// [`RETRY_AFTER`](MetadataName::RETRY_AFTER) value, if any.
+    ///
+    /// Failed leases of the token bucket and the fixed and sliding windows carry it (see each
+    /// limiter for how exact it is); the concurrency limiter cannot know when permits come back and
+    /// gives none. Successful leases carry none.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tollgate::{FixedWindowRateLimiter, FixedWindowRateLimiterOptions, ManualClock, RateLimiter};
+    ///
+    /// let clock = ManualClock::new();
+    /// let window = Duration::from_secs(1);
+    /// let options = FixedWindowRateLimiterOptions { permit_limit: 1, window, ..Default::default() };
+    /// let limiter = FixedWindowRateLimiter::with_clock(options, clock.clone())?;
+    /// assert_eq!(limiter.attempt_acquire(1)?.retry_after(), None); // acquired
+    /// clock.advance(Duration::from_millis(400));
+    /// assert_eq!(limiter.attempt_acquire(1)?.retry_after(), Some(Duration::from_millis(600)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[inline]
     pub fn retry_after(&self) -> Option<Duration> {
         match self.value {
@@ -353,7 +553,23 @@ impl RateLimitLease {
         }
     }
 
-    /// Why the request failed, when the limiter said.
+    /// Why the request failed, when the limiter said: the
+    /// [`REASON_PHRASE`](MetadataName::REASON_PHRASE) value, if any (of a chain's combined lease:
+    /// the first inner lease's that has one).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tollgate::{ConcurrencyLimiter, ConcurrencyLimiterOptions, RateLimiter};
+    ///
+    /// let limiter = ConcurrencyLimiter::new(ConcurrencyLimiterOptions { permit_limit: 1, ..Default::default() })?;
+    /// let held = limiter.attempt_acquire(1)?;
+    /// assert_eq!(held.reason_phrase(), None);
+    /// // No queue (`queue_limit` 0): a request that would wait fails at once, saying why.
+    /// let refused = limiter.blocking_acquire(1)?;
+    /// assert_eq!(refused.reason_phrase(), Some("Queue limit reached"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn reason_phrase(&self) -> Option<&str> {
         match self.value {
             Value::Reason(r) => Some(r),
@@ -371,6 +587,30 @@ impl RateLimitLease {
     ///
     /// A chain's combined lease lists the union of its inner leases' names (deduplicated, in chain
     /// order), collected by this call.
+    ///
+    /// The built-in limiters list the same names on success and failure, as .NET does: the
+    /// concurrency limiter `REASON_PHRASE`, the time-based limiters `RETRY_AFTER`, the no-op
+    /// limiter none.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use tollgate::{
+    ///     ChainedRateLimiter, ConcurrencyLimiter, ConcurrencyLimiterOptions, RateLimiter,
+    ///     TokenBucketRateLimiter, TokenBucketRateLimiterOptions,
+    /// };
+    ///
+    /// let in_flight = ConcurrencyLimiter::new(ConcurrencyLimiterOptions { permit_limit: 1, ..Default::default() })?;
+    /// let rate = TokenBucketRateLimiter::new(TokenBucketRateLimiterOptions {
+    ///     token_limit: 1, tokens_per_period: 1, replenishment_period: Duration::from_secs(1), ..Default::default()
+    /// })?;
+    /// let chain = ChainedRateLimiter::new(vec![Arc::new(in_flight), Arc::new(rate)])?;
+    /// let lease = chain.attempt_acquire(1)?;
+    /// assert_eq!(lease.metadata_names().collect::<Vec<_>>(), ["REASON_PHRASE", "RETRY_AFTER"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn metadata_names(&self) -> impl Iterator<Item = &'static str> + '_ {
         let combined = self.extra.as_ref().filter(|e| !e.inner.is_empty()).map(|_| {
             let mut names = Vec::new();
@@ -389,7 +629,22 @@ impl RateLimitLease {
         lease
     }
 
-    /// The value stored under `name`, if any.
+    /// The value stored under `name`, if any (cloned).
+    ///
+    /// `None` when no value of type `T` is stored under that name (a listed name may have no
+    /// value). Of a chain's combined lease: the value of the first inner lease, in chain order,
+    /// that has one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tollgate::{MetadataName, RateLimitLease};
+    ///
+    /// let lease = RateLimitLease::failure().with_retry_after(Duration::from_secs(3));
+    /// assert_eq!(lease.get(&MetadataName::RETRY_AFTER), Some(Duration::from_secs(3)));
+    /// assert_eq!(lease.get(&MetadataName::REASON_PHRASE), None);
+    /// ```
     pub fn get<T: Clone + 'static>(&self, name: &MetadataName<T>) -> Option<T> {
         let value = match self.value {
             Value::RetryAfterNanos(n) => Value::RetryAfter(Duration::from_nanos(n)),

@@ -9,6 +9,35 @@
 //! The fast path of every limiter is one compare-and-swap on one cache-padded atomic word; only
 //! requests that must wait reach the lock-free waiter queue.
 //!
+//! Every limiter implements the [`RateLimiter`] trait (import it to call the methods), and every
+//! request returns a [`RateLimitLease`].
+//!
+//! ## Quick start
+//!
+//! ```
+//! use tollgate::{ConcurrencyLimiter, ConcurrencyLimiterOptions, RateLimiter};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let limiter = ConcurrencyLimiter::new(ConcurrencyLimiterOptions {
+//!     permit_limit: 4,
+//!     queue_limit: 16,
+//!     ..Default::default()
+//! })?;
+//!
+//! // Never waits:
+//! let lease = limiter.attempt_acquire(1)?;
+//! if lease.is_acquired() {
+//!     // ... do the limited work while `lease` is alive ...
+//! }
+//!
+//! // Waits in the queue if it must (dropping the future withdraws the request):
+//! let lease = limiter.acquire(1).await?;
+//! assert!(lease.is_acquired());
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! ## Choosing a limiter
 //!
 //! | limiter | limits | permits come back |
@@ -21,26 +50,41 @@
 //! | [`ChainedRateLimiter`] | several limiters at once (e.g. a rate *and* a concurrency limit), all-or-nothing | as each inner limiter's |
 //! | [`PartitionedRateLimiter`] | one limiter per key (client IP, API key, tenant), built on first use, evicted when idle | as each partition's |
 //!
+//! ## Leases
+//!
+//! A [`RateLimitLease`] says whether the permits were acquired
+//! ([`is_acquired`](RateLimitLease::is_acquired)); a refusal is not an error, and its lease may
+//! say when to retry ([`retry_after`](RateLimitLease::retry_after)) or why it failed
+//! ([`reason_phrase`](RateLimitLease::reason_phrase)). Errors ([`AcquireError`]) are for requests
+//! that can never succeed: more permits than the limit, or a disposed limiter. Dropping a
+//! concurrency lease returns its permits; tokens and window permits are spent when taken, but
+//! [`RateLimiter::refund`] gives back a grant that was not used.
+//!
 //! ## Clocks
 //!
 //! Time-based limiters read a [`Clock`]: [`TscClock`] (the default; quanta's calibrated TSC, about
 //! 10 ns per reading), [`CoarseClock`] (a background thread refreshes the time; about 2 ns per
 //! reading, up to its interval stale) and [`ManualClock`] (moves only when told; for tests).
-//!
-//! ## Quick start
+//! The concurrency, token-bucket, fixed- and sliding-window limiters and [`PartitionedRateLimiter`]
+//! have a `with_clock` constructor; on a [`ManualClock`], time-based behaviour is deterministic and
+//! instant to test:
 //!
 //! ```
-//! use tollgate::{ConcurrencyLimiter, ConcurrencyLimiterOptions, RateLimiter};
+//! use std::time::Duration;
+//! use tollgate::{ManualClock, RateLimiter, SlidingWindowRateLimiter, SlidingWindowRateLimiterOptions};
 //!
-//! let limiter = ConcurrencyLimiter::new(ConcurrencyLimiterOptions {
-//!     permit_limit: 4,
-//!     queue_limit: 16,
+//! let clock = ManualClock::new();
+//! let options = SlidingWindowRateLimiterOptions {
+//!     permit_limit: 10,
+//!     window: Duration::from_secs(60),
+//!     segments_per_window: 6,
 //!     ..Default::default()
-//! })?;
-//! let lease = limiter.attempt_acquire(1)?;
-//! if lease.is_acquired() {
-//!     // ... do the limited work while `lease` is alive ...
-//! }
+//! };
+//! let limiter = SlidingWindowRateLimiter::with_clock(options, clock.clone())?;
+//! assert!(limiter.attempt_acquire(10)?.is_acquired());
+//! assert_eq!(limiter.attempt_acquire(1)?.retry_after(), Some(Duration::from_secs(60)));
+//! clock.advance(Duration::from_secs(60));
+//! assert!(limiter.attempt_acquire(10)?.is_acquired());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!

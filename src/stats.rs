@@ -4,6 +4,26 @@
 ///
 /// Later activity does not change a snapshot. Counts are exact; under concurrent use the four
 /// fields are read one after another, so they need not describe a single instant.
+///
+/// # Examples
+///
+/// ```
+/// use tollgate::{ConcurrencyLimiter, ConcurrencyLimiterOptions, RateLimiter, RateLimiterStatistics};
+///
+/// let limiter = ConcurrencyLimiter::new(ConcurrencyLimiterOptions { permit_limit: 3, ..Default::default() })?;
+/// let _lease = limiter.attempt_acquire(2)?; // a success
+/// assert!(!limiter.attempt_acquire(2)?.is_acquired()); // a failure
+/// assert_eq!(
+///     limiter.statistics(),
+///     Some(RateLimiterStatistics {
+///         current_available_permits: 1,
+///         current_queued_count: 0,
+///         total_failed_leases: 1,
+///         total_successful_leases: 1,
+///     })
+/// );
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct RateLimiterStatistics {
     /// Permits (or whole tokens) available now.

@@ -117,22 +117,48 @@ struct Shared<C> {
 }
 
 impl ConcurrencyLimiter<DefaultClock> {
-    /// Creates a limiter.
+    /// Creates a limiter with all `permit_limit` permits available, on the default clock (used
+    /// only to measure [`idle_duration`](RateLimiter::idle_duration)).
     ///
     /// # Errors
     ///
     /// [`OptionsError`] naming the field when `permit_limit` is 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tollgate::{ConcurrencyLimiter, ConcurrencyLimiterOptions, RateLimiter};
+    ///
+    /// let limiter = ConcurrencyLimiter::new(ConcurrencyLimiterOptions { permit_limit: 8, ..Default::default() })?;
+    /// assert_eq!(limiter.statistics().unwrap().current_available_permits, 8);
+    /// assert!(ConcurrencyLimiter::new(ConcurrencyLimiterOptions::default()).is_err()); // `permit_limit` 0
+    /// # Ok::<(), tollgate::OptionsError>(())
+    /// ```
     pub fn new(options: ConcurrencyLimiterOptions) -> Result<Self, OptionsError> {
         Self::with_clock(options, DefaultClock::new())
     }
 }
 
 impl<C: Clock> ConcurrencyLimiter<C> {
-    /// Creates a limiter that measures idle time with `clock`.
+    /// Creates a limiter that measures idle time with `clock` (permits do not depend on time).
     ///
     /// # Errors
     ///
     /// [`OptionsError`] naming the field when `permit_limit` is 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tollgate::{ConcurrencyLimiter, ConcurrencyLimiterOptions, ManualClock, RateLimiter};
+    ///
+    /// let clock = ManualClock::new();
+    /// let options = ConcurrencyLimiterOptions { permit_limit: 2, ..Default::default() };
+    /// let limiter = ConcurrencyLimiter::with_clock(options, clock.clone())?;
+    /// clock.advance(Duration::from_secs(3));
+    /// assert_eq!(limiter.idle_duration(), Some(Duration::from_secs(3))); // idle since construction
+    /// # Ok::<(), tollgate::OptionsError>(())
+    /// ```
     pub fn with_clock(options: ConcurrencyLimiterOptions, clock: C) -> Result<Self, OptionsError> {
         options.validate()?;
         let shared = Shared {

@@ -72,6 +72,21 @@ impl FixedWindowRateLimiter<DefaultClock> {
     ///
     /// [`OptionsError`] naming the first invalid field (see
     /// [`FixedWindowRateLimiterOptions::validate`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tollgate::{FixedWindowRateLimiter, FixedWindowRateLimiterOptions, RateLimiter};
+    ///
+    /// // At most 100 requests per minute.
+    /// let window = Duration::from_secs(60);
+    /// let options = FixedWindowRateLimiterOptions { permit_limit: 100, window, ..Default::default() };
+    /// let limiter = FixedWindowRateLimiter::new(options)?;
+    /// assert!(limiter.attempt_acquire(100)?.is_acquired());
+    /// assert!(!limiter.attempt_acquire(1)?.is_acquired()); // until the next window
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(options: FixedWindowRateLimiterOptions) -> Result<Self, OptionsError> {
         Self::with_clock(options, DefaultClock::new())
     }
@@ -84,6 +99,29 @@ impl<C: Clock> FixedWindowRateLimiter<C> {
     ///
     /// [`OptionsError`] naming the first invalid field (see
     /// [`FixedWindowRateLimiterOptions::validate`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tollgate::{FixedWindowRateLimiter, FixedWindowRateLimiterOptions, ManualClock, RateLimiter};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let clock = ManualClock::new();
+    /// let options = FixedWindowRateLimiterOptions {
+    ///     permit_limit: 1, window: Duration::from_secs(1), queue_limit: 1, ..Default::default()
+    /// };
+    /// let limiter = FixedWindowRateLimiter::with_clock(options, clock.clone())?;
+    /// let _first = limiter.attempt_acquire(1)?;
+    /// let (waited, ()) = tokio::join!(limiter.acquire(1), async {
+    ///     tokio::task::yield_now().await; // the request queues for the next window...
+    ///     clock.advance(Duration::from_secs(1)); // ...which starts now: it is granted
+    /// });
+    /// assert!(waited?.is_acquired());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn with_clock(options: FixedWindowRateLimiterOptions, clock: C) -> Result<Self, OptionsError> {
         options.validate()?;
         let params = Params {

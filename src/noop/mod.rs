@@ -41,7 +41,19 @@ impl Default for NoopLimiter {
 const UNLIMITED: u64 = i64::MAX as u64;
 
 impl NoopLimiter {
-    /// Creates a no-op limiter.
+    /// Creates a no-op limiter (the same as [`NoopLimiter::default`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tollgate::{NoopLimiter, RateLimiter};
+    ///
+    /// let noop = NoopLimiter::new();
+    /// noop.dispose(); // does nothing
+    /// assert!(noop.attempt_acquire(10)?.is_acquired());
+    /// assert_eq!(noop.idle_duration(), None);
+    /// # Ok::<(), tollgate::AcquireError>(())
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }

@@ -164,6 +164,24 @@ impl SlidingWindowRateLimiter<DefaultClock> {
     ///
     /// [`OptionsError`] naming the first invalid field (see
     /// [`SlidingWindowRateLimiterOptions::validate`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tollgate::{RateLimiter, SlidingWindowRateLimiter, SlidingWindowRateLimiterOptions};
+    ///
+    /// // At most 100 requests in any minute, counted per 10-second segment.
+    /// let limiter = SlidingWindowRateLimiter::new(SlidingWindowRateLimiterOptions {
+    ///     permit_limit: 100,
+    ///     window: Duration::from_secs(60),
+    ///     segments_per_window: 6,
+    ///     ..Default::default()
+    /// })?;
+    /// assert!(limiter.attempt_acquire(100)?.is_acquired());
+    /// assert!(!limiter.attempt_acquire(1)?.is_acquired());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(options: SlidingWindowRateLimiterOptions) -> Result<Self, OptionsError> {
         Self::with_clock(options, DefaultClock::new())
     }
@@ -176,6 +194,29 @@ impl<C: Clock> SlidingWindowRateLimiter<C> {
     ///
     /// [`OptionsError`] naming the first invalid field (see
     /// [`SlidingWindowRateLimiterOptions::validate`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tollgate::{ManualClock, RateLimiter, SlidingWindowRateLimiter, SlidingWindowRateLimiterOptions};
+    ///
+    /// let clock = ManualClock::new();
+    /// let options = SlidingWindowRateLimiterOptions {
+    ///     permit_limit: 2,
+    ///     window: Duration::from_secs(2),
+    ///     segments_per_window: 2,
+    ///     queue_limit: 1,
+    ///     ..Default::default()
+    /// };
+    /// let limiter = SlidingWindowRateLimiter::with_clock(options, clock.clone())?;
+    /// let _burst = limiter.attempt_acquire(2)?;
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| clock.advance(Duration::from_secs(2))); // the burst's segment leaves the window
+    ///     assert!(limiter.blocking_acquire(1).unwrap().is_acquired()); // parks until then
+    /// });
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_clock(options: SlidingWindowRateLimiterOptions, clock: C) -> Result<Self, OptionsError> {
         options.validate()?;
         crate::sync::prime();

@@ -54,19 +54,60 @@ pub(crate) trait AcquireHost: Sync {
     }
 }
 
-/// The future returned by [`RateLimiter::acquire`](crate::RateLimiter::acquire).
+/// The future returned by [`RateLimiter::acquire`](crate::RateLimiter::acquire) and
+/// [`PartitionedRateLimiter::acquire`](crate::PartitionedRateLimiter::acquire): resolves to the
+/// lease (acquired or not) or an [`AcquireError`].
 ///
-/// The request joins the limiter's queue when the future is first polled.
+/// Creating it does nothing: the request reaches the limiter when the future is first polled, and
+/// is decided in that poll when it can be (granted at once, refused because the queue is full, or
+/// an error). Otherwise it waits in the limiter's queue and completes when granted, evicted
+/// (NewestFirst) or when the limiter is disposed. One concrete type serves every limiter, so
+/// `dyn RateLimiter` works. A single built-in limiter's future allocates only if it queues (a
+/// chain's or a partitioned limiter's allocates once).
 ///
 /// # Cancel safety
 ///
-/// Dropping the future before it completes withdraws the request: its permits leave the queued count
-/// at once and the queue is processed again. If the request had just been granted, the permits go
-/// straight back to the limiter. Nothing is lost or leaked either way.
+/// Cancel-safe: dropping the future is how a request is cancelled, and nothing is lost or leaked.
+///
+/// - Dropped before its first poll: the limiter never saw the request. (Exception: the
+///   [`NoopLimiter`](crate::NoopLimiter) grants, and counts the success, when `acquire` is
+///   called; dropping its future drops that lease.)
+/// - Dropped while queued: the request is withdrawn; its permits leave the queued count at once
+///   and the queue is processed again, so requests behind it can be served. A withdrawal is not
+///   counted as a failed lease.
+/// - Dropped after the limiter granted it but before a poll observed the grant: the grant is
+///   refunded at once ([`RateLimiter::refund`](crate::RateLimiter::refund): the permits or tokens
+///   go back and the successful count is uncounted).
+/// - Dropped after it returned `Ready`: nothing happens; the lease it returned is the caller's.
+///
+/// The futures of chains and partitioned limiters, and those made with
+/// [`from_future`](Acquire::from_future), drop the futures they wrap, with the same guarantees (a
+/// chain also refunds what its earlier limiters granted).
 ///
 /// # Panics
 ///
 /// Polling it again after it returned `Ready` panics, as for any future.
+///
+/// # Examples
+///
+/// ```
+/// use std::future::Future;
+/// use std::task::{Context, Waker};
+/// use tollgate::{ConcurrencyLimiter, ConcurrencyLimiterOptions, RateLimiter};
+///
+/// let options = ConcurrencyLimiterOptions { permit_limit: 1, queue_limit: 1, ..Default::default() };
+/// let limiter = ConcurrencyLimiter::new(options)?;
+/// let held = limiter.attempt_acquire(1)?;
+/// let mut waiting = Box::pin(limiter.acquire(1));
+/// assert!(waiting.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_pending()); // queued
+/// assert_eq!(limiter.statistics().unwrap().current_queued_count, 1);
+/// drop(held); // the permit is handed to the queued request...
+/// drop(waiting); // ...which is cancelled before it sees it: the permit comes back
+/// let stats = limiter.statistics().unwrap();
+/// assert_eq!((stats.current_available_permits, stats.current_queued_count), (1, 0));
+/// assert_eq!(stats.total_successful_leases, 1); // only `held`'s
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct Acquire<'a> {
     state: State<'a>,
@@ -87,12 +128,52 @@ enum State<'a> {
 }
 
 impl<'a> Acquire<'a> {
-    /// A future that is ready with `result` (for custom limiters that decide at once).
+    /// A future that is ready with `result` (for custom limiters that decide at once): its first
+    /// poll returns `result`. It does not allocate.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping it before it is polled drops `result` (an acquired lease releases what it holds).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tollgate::{Acquire, RateLimitLease};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), tollgate::AcquireError> {
+    /// // What a custom limiter that never waits can return from `RateLimiter::acquire`:
+    /// let future = Acquire::ready(Ok(RateLimitLease::success()));
+    /// assert!(future.await?.is_acquired());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn ready(result: Result<RateLimitLease, AcquireError>) -> Self {
         Self { state: State::Ready(result) }
     }
 
     /// Wraps any future (for custom and composite limiters; allocates once).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the `Acquire` drops the wrapped future: it is exactly as cancel-safe as that future
+    /// (an inner limiter's `acquire` future is: see [`Acquire`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tollgate::{Acquire, NoopLimiter, RateLimiter};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), tollgate::AcquireError> {
+    /// let inner = NoopLimiter::new();
+    /// // A wrapper limiter's `acquire` that costs every request two permits of `inner`:
+    /// let future = Acquire::from_future(async { inner.acquire(2).await });
+    /// assert!(future.await?.is_acquired());
+    /// assert_eq!(inner.statistics().unwrap().total_successful_leases, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn from_future(future: impl Future<Output = Result<RateLimitLease, AcquireError>> + Send + 'a) -> Self {
         Self { state: State::Boxed(Box::pin(future)) }
     }
