@@ -183,6 +183,23 @@ impl TokenBucketRateLimiter<DefaultClock> {
     ///
     /// [`OptionsError`] naming the first invalid field (see
     /// [`TokenBucketRateLimiterOptions::validate`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tollgate::{RateLimiter, TokenBucketRateLimiter, TokenBucketRateLimiterOptions};
+    ///
+    /// // Bursts of up to 10 requests, 5 per second on average.
+    /// let bucket = TokenBucketRateLimiter::new(TokenBucketRateLimiterOptions {
+    ///     token_limit: 10,
+    ///     tokens_per_period: 1,
+    ///     replenishment_period: Duration::from_millis(200),
+    ///     ..Default::default()
+    /// })?;
+    /// assert_eq!(bucket.statistics().unwrap().current_available_permits, 10); // starts full
+    /// # Ok::<(), tollgate::OptionsError>(())
+    /// ```
     pub fn new(options: TokenBucketRateLimiterOptions) -> Result<Self, OptionsError> {
         Self::with_clock(options, DefaultClock::new())
     }
@@ -195,6 +212,26 @@ impl<C: Clock> TokenBucketRateLimiter<C> {
     ///
     /// [`OptionsError`] naming the first invalid field (see
     /// [`TokenBucketRateLimiterOptions::validate`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tollgate::{ManualClock, RateLimiter, TokenBucketRateLimiter, TokenBucketRateLimiterOptions};
+    ///
+    /// let clock = ManualClock::new();
+    /// clock.advance(Duration::from_millis(300));
+    /// let options = TokenBucketRateLimiterOptions {
+    ///     token_limit: 1, tokens_per_period: 1, replenishment_period: Duration::from_secs(1), ..Default::default()
+    /// };
+    /// let bucket = TokenBucketRateLimiter::with_clock(options, clock.clone())?;
+    /// assert!(bucket.attempt_acquire(1)?.is_acquired());
+    /// clock.advance(Duration::from_millis(999));
+    /// assert_eq!(bucket.attempt_acquire(1)?.retry_after(), Some(Duration::from_millis(1)));
+    /// clock.advance(Duration::from_millis(1)); // the first tick: 1 s after construction
+    /// assert!(bucket.attempt_acquire(1)?.is_acquired());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_clock(options: TokenBucketRateLimiterOptions, clock: C) -> Result<Self, OptionsError> {
         options.validate()?;
         let params = Params {
@@ -373,11 +410,15 @@ impl<C: Clock> Shared<C> {
         self.run_drain_if(self.request_drain());
     }
 
+    /// A non-waiting acquisition.
+    ///
+    /// With nothing queued the whole decision is here: the clock read, the load and one CAS (a
+    /// refusal computes its retry hint instead of the CAS). The permit-limit check needs no
+    /// instruction on a grant (`tokens >= permits` implies `permits <= limit`, tokens never
+    /// exceeding it), only before a refusal. Queued requests, zero permits, manual mode without
+    /// a fraction and lost CASes go to [`attempt_slow`](Self::attempt_slow).
     #[inline]
     pub(crate) fn attempt(&self, permits: u32) -> Result<RateLimitLease, AcquireError> {
-        if permits > self.params.limit {
-            return Err(self.exceeded(permits));
-        }
         let now = self.now();
         let word = self.load();
         let (lo, hi) = state::split(word);
@@ -394,7 +435,7 @@ impl<C: Clock> Shared<C> {
                         self.count_success_();
                         return Ok(self.success_lease(hi, permits));
                     }
-                } else if self.auto {
+                } else if self.auto && permits <= self.params.limit {
                     // Refused with nothing queued: it fits at the first tick that brings enough.
                     return Ok(self.refuse_unqueued(tokens, hi, permits, now));
                 }
@@ -409,10 +450,13 @@ impl<C: Clock> Shared<C> {
                         self.count_success_();
                         return Ok(self.success_lease(view.next, permits));
                     }
-                } else {
+                } else if permits <= self.params.limit {
                     return Ok(self.refuse_unqueued(view.tokens, view.next, permits, now));
                 }
             }
+        }
+        if permits > self.params.limit {
+            return Err(self.exceeded(permits));
         }
         self.attempt_slow(permits, now)
     }
