@@ -17,6 +17,12 @@
 //!   returns its `NotUntil` without a time, `governor_deny_retry_after` also computes
 //!   `wait_time_from(clock.now())`.
 //!
+//! Group `more`: `noop_allow` (the no-op limiter: a lease and the success count), `chain_allow` /
+//! `chain_deny` (a chain of a token bucket and a concurrency limiter, `common::rate`), the naive
+//! `Mutex` bucket's allow, and `*_acquire_ready`: an async `acquire` whose permit is free, polled
+//! once with a no-op waker and dropped (tollgate's concurrency limiter and bucket, tokio's
+//! `Semaphore::acquire`).
+//!
 //! Keyed limiters (group `keyed`): `keyed_allow` is `PartitionedRateLimiter::attempt_acquire(&42, 1)`
 //! on a token-bucket partition that exists (the partitioner runs, the map is looked up, the bucket
 //! decides); `governor_keyed_allow` is governor's `check_key(&42)` on its dashmap-keyed limiter.
@@ -29,7 +35,6 @@
 
 #![allow(missing_docs, reason = "the iai-callgrind macros generate `pub mod`s that cannot carry docs")]
 
-#[allow(dead_code, reason = "the threaded and async workloads serve the criterion benches only")]
 mod common;
 
 use std::hint::black_box;
@@ -37,9 +42,12 @@ use std::hint::black_box;
 use governor::clock::QuantaClock;
 use iai_callgrind::{library_benchmark, library_benchmark_group, main};
 use tokio::sync::Semaphore;
-use tollgate::{ConcurrencyLimiter, FixedWindowRateLimiter, SlidingWindowRateLimiter, TokenBucketRateLimiter};
+use tollgate::{
+    ConcurrencyLimiter, FixedWindowRateLimiter, NoopLimiter, RateLimiter, SlidingWindowRateLimiter,
+    TokenBucketRateLimiter,
+};
 
-use common::rate::{self, Governor, Quota, RateContender};
+use common::rate::{self, BucketConcurrencyChain, Governor, MutexTokenBucket, Quota, RateContender};
 use common::{Contender, MutexSemaphore};
 
 /// Permits of the limiters that must never refuse.
@@ -247,6 +255,75 @@ fn governor_keyed_allow(
     limiter
 }
 
+#[library_benchmark]
+#[bench::always(args = (rate::ALLOW_TICK_1S), setup = rate_roomy::<NoopLimiter>, teardown = rate_teardown)]
+fn noop_allow(limiter: Box<NoopLimiter>) -> Box<NoopLimiter> {
+    black_box(rate::check_in_place(&*limiter));
+    limiter
+}
+
+#[library_benchmark]
+#[bench::window_1s(args = (rate::ALLOW_TICK_1S), setup = rate_roomy::<BucketConcurrencyChain>, teardown = rate_teardown)]
+fn chain_allow(limiter: Box<BucketConcurrencyChain>) -> Box<BucketConcurrencyChain> {
+    black_box(rate::check_in_place(&*limiter));
+    limiter
+}
+
+#[library_benchmark]
+#[bench::permit_taken(args = (), setup = rate_exhausted::<BucketConcurrencyChain>, teardown = rate_teardown)]
+fn chain_deny(limiter: Box<BucketConcurrencyChain>) -> Box<BucketConcurrencyChain> {
+    black_box(rate::check_in_place(&*limiter));
+    limiter
+}
+
+#[library_benchmark]
+#[bench::tick_1s(args = (rate::ALLOW_TICK_1S), setup = rate_roomy::<MutexTokenBucket>, teardown = rate_teardown)]
+fn mutex_bucket_allow(limiter: Box<MutexTokenBucket>) -> Box<MutexTokenBucket> {
+    black_box(rate::check_in_place(&*limiter));
+    limiter
+}
+
+/// Polls a future once with a no-op waker and drops it: the cost of an `acquire().await` that
+/// completes at once (a free permit), future construction and drop included.
+fn poll_once<F: std::future::Future>(future: F) -> bool {
+    let mut future = std::pin::pin!(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    future.as_mut().poll(&mut cx).is_ready()
+}
+
+#[library_benchmark]
+#[bench::permits_1024(args = (), setup = roomy::<ConcurrencyLimiter>, teardown = teardown)]
+fn tollgate_acquire_ready(limiter: ConcurrencyLimiter) -> ConcurrencyLimiter {
+    black_box(poll_once(RateLimiter::acquire(black_box(&limiter), 1)));
+    limiter
+}
+
+#[library_benchmark]
+#[bench::permits_1024(args = (), setup = roomy::<Semaphore>, teardown = teardown)]
+fn tokio_acquire_ready(semaphore: Semaphore) -> Semaphore {
+    black_box(poll_once(Semaphore::acquire(black_box(&semaphore))));
+    semaphore
+}
+
+#[library_benchmark]
+#[bench::tick_1s(args = (rate::ALLOW_TICK_1S), setup = rate_roomy::<TokenBucketRateLimiter>, teardown = rate_teardown)]
+fn bucket_acquire_ready(limiter: Box<TokenBucketRateLimiter>) -> Box<TokenBucketRateLimiter> {
+    black_box(poll_once(RateLimiter::acquire(black_box(&*limiter), 1)));
+    limiter
+}
+
+library_benchmark_group!(
+    name = more;
+    benchmarks =
+        noop_allow,
+        chain_allow,
+        chain_deny,
+        mutex_bucket_allow,
+        tollgate_acquire_ready,
+        tokio_acquire_ready,
+        bucket_acquire_ready
+);
+
 library_benchmark_group!(
     name = keyed;
     benchmarks = keyed_allow, governor_keyed_allow
@@ -281,4 +358,4 @@ library_benchmark_group!(
         mutex_deny
 );
 
-main!(library_benchmark_groups = try_acquire, rate_limit, keyed);
+main!(library_benchmark_groups = try_acquire, rate_limit, keyed, more);
