@@ -2,8 +2,17 @@
 //!
 //! One concrete [`RateLimitLease`] type serves every limiter. The common cases (a success, a failure
 //! with a retry-after or a reason phrase, a concurrency lease holding permits) are stored inline, so
-//! building, moving and dropping them never allocates; rare cases (custom metadata, combined leases of
-//! a chain, user-supplied release hooks) live behind one boxed extension.
+//! building, moving and dropping them never allocates; rare cases (custom metadata, a second
+//! well-known value, combined leases of a chain, user-supplied release hooks) live behind one boxed
+//! extension.
+//!
+//! **Metadata is a small dictionary.** Whatever is stored where, a lease behaves as a map from
+//! name to value plus a list of names: each name is listed once, in the order names were first
+//! attached (as a .NET lease's `MetadataNames` enumerates its dictionary), and attaching a value
+//! under a name that has one replaces it. Invariant: a name's value lives in at most one place
+//! (the inline slot or the extension's `values`), so lookups need no precedence rule; the fixed
+//! `Names` are listed before the extension's `names`, so a name goes to the fixed set only while
+//! the extension lists none.
 
 use std::any::Any;
 use std::fmt;
@@ -143,12 +152,17 @@ pub(crate) const REASON_PHRASE: &str = "REASON_PHRASE";
 /// The reason phrase of the concurrency limiter's queue-full lease (.NET's text).
 pub(crate) const QUEUE_LIMIT_REACHED: &str = "Queue limit reached";
 
-/// Which fixed set of metadata names a lease lists (lists are the same on success and failure).
+/// Which fixed list of well-known metadata names a lease lists, in order (the limiters' lists are
+/// the same on success and failure). Listed before the extension's names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Names {
     None,
     RetryAfter,
     ReasonPhrase,
+    /// Built by hand: `RETRY_AFTER` attached first, then `REASON_PHRASE`.
+    RetryAfterReasonPhrase,
+    /// Built by hand, or a concurrency lease given a retry-after: the other order.
+    ReasonPhraseRetryAfter,
 }
 
 impl Names {
@@ -157,6 +171,19 @@ impl Names {
             Names::None => &[],
             Names::RetryAfter => &[RETRY_AFTER],
             Names::ReasonPhrase => &[REASON_PHRASE],
+            Names::RetryAfterReasonPhrase => &[RETRY_AFTER, REASON_PHRASE],
+            Names::ReasonPhraseRetryAfter => &[REASON_PHRASE, RETRY_AFTER],
+        }
+    }
+
+    /// This list with `name` appended, if a fixed list has that shape (`name` not listed yet).
+    fn then(self, name: &str) -> Option<Names> {
+        match (self, name) {
+            (Names::None, RETRY_AFTER) => Some(Names::RetryAfter),
+            (Names::None, REASON_PHRASE) => Some(Names::ReasonPhrase),
+            (Names::RetryAfter, REASON_PHRASE) => Some(Names::RetryAfterReasonPhrase),
+            (Names::ReasonPhrase, RETRY_AFTER) => Some(Names::ReasonPhraseRetryAfter),
+            _ => None,
         }
     }
 }
@@ -265,10 +292,6 @@ impl RateLimitLease {
         self
     }
 
-    fn holds_permits(&self) -> bool {
-        matches!(self.value, Value::Permits { .. } | Value::Granted { .. })
-    }
-
     /// A successful lease that can be refunded to the limiter `owner` (see `Value::Granted`).
     #[inline]
     pub(crate) const fn granted(names: Names, owner: u64, stamp: u64, permits: u32) -> Self {
@@ -349,8 +372,8 @@ impl RateLimitLease {
         Self::new(true, Names::None)
     }
 
-    /// A failed lease with no metadata (for custom limiters); add a hint with
-    /// [`with_retry_after`](Self::with_retry_after) or [`with_reason_phrase`](Self::with_reason_phrase).
+    /// A failed lease with no metadata (for custom limiters); add hints with
+    /// [`with_retry_after`](Self::with_retry_after) and [`with_reason_phrase`](Self::with_reason_phrase).
     ///
     /// # Examples
     ///
@@ -367,11 +390,13 @@ impl RateLimitLease {
     }
 
     /// Attaches a [`RETRY_AFTER`](MetadataName::RETRY_AFTER) value and lists the name (for custom
-    /// limiters). Stored inline: no allocation, unless the lease holds permits.
+    /// limiters), replacing any retry-after attached before.
     ///
-    /// The inline slot holds one value: after [`with_reason_phrase`](Self::with_reason_phrase)
-    /// this call replaces the reason phrase (and only `REASON_PHRASE` stays listed). To carry both,
-    /// add the second with [`with_metadata`](Self::with_metadata).
+    /// The name is listed once, after the names listed so far. The value is stored inline (no
+    /// allocation) unless the inline slot is taken, by a reason phrase or by permits the lease
+    /// holds: then it goes to the lease's boxed extension. Either way every value attached is kept:
+    /// a lease can carry both a retry-after and a reason phrase
+    /// ([`with_reason_phrase`](Self::with_reason_phrase)), attached in either order.
     ///
     /// # Examples
     ///
@@ -383,43 +408,56 @@ impl RateLimitLease {
     /// assert_eq!(lease.retry_after(), Some(Duration::from_millis(250)));
     /// assert_eq!(lease.get(&MetadataName::RETRY_AFTER), Some(Duration::from_millis(250)));
     /// assert_eq!(lease.metadata_names().collect::<Vec<_>>(), ["RETRY_AFTER"]);
+    ///
+    /// let both = RateLimitLease::failure().with_reason_phrase("busy").with_retry_after(Duration::from_secs(1));
+    /// assert_eq!((both.reason_phrase(), both.retry_after()), (Some("busy"), Some(Duration::from_secs(1))));
+    /// assert_eq!(both.metadata_names().collect::<Vec<_>>(), ["REASON_PHRASE", "RETRY_AFTER"]);
     /// ```
     pub fn with_retry_after(mut self, retry_after: Duration) -> Self {
-        if self.holds_permits() {
-            return self.with_metadata(&MetadataName::RETRY_AFTER, retry_after);
+        match self.value {
+            Value::None | Value::RetryAfter(_) | Value::RetryAfterNanos(_) => {
+                self.value = Value::RetryAfter(retry_after);
+                self.remove_extra_value(RETRY_AFTER);
+            }
+            _ => self.set_extra_value(RETRY_AFTER, Box::new(retry_after)),
         }
-        self.value = Value::RetryAfter(retry_after);
-        if self.names == Names::None {
-            self.names = Names::RetryAfter;
-        }
+        self.list_name(RETRY_AFTER);
         self
     }
 
     /// Attaches a [`REASON_PHRASE`](MetadataName::REASON_PHRASE) value and lists the name (for
-    /// custom limiters). Stored inline: no allocation, unless the lease holds permits.
+    /// custom limiters), replacing any reason phrase attached before.
     ///
-    /// The inline slot holds one value: after [`with_retry_after`](Self::with_retry_after) this
-    /// call replaces the retry-after (and only `RETRY_AFTER` stays listed). To carry both, add the
-    /// second with [`with_metadata`](Self::with_metadata).
+    /// The name is listed once, after the names listed so far. The value is stored inline (no
+    /// allocation) unless the inline slot is taken, by a retry-after or by permits the lease
+    /// holds: then it goes to the lease's boxed extension. Either way every value attached is kept:
+    /// a lease can carry both a reason phrase and a retry-after
+    /// ([`with_retry_after`](Self::with_retry_after)), attached in either order.
     ///
     /// # Examples
     ///
     /// ```
+    /// use std::time::Duration;
     /// use tollgate::{MetadataName, RateLimitLease};
     ///
     /// let lease = RateLimitLease::failure().with_reason_phrase("tenant suspended");
     /// assert_eq!(lease.reason_phrase(), Some("tenant suspended"));
     /// assert_eq!(lease.get(&MetadataName::REASON_PHRASE).as_deref(), Some("tenant suspended"));
     /// assert_eq!(lease.metadata_names().collect::<Vec<_>>(), ["REASON_PHRASE"]);
+    ///
+    /// let both = RateLimitLease::failure().with_retry_after(Duration::from_secs(1)).with_reason_phrase("busy");
+    /// assert_eq!((both.retry_after(), both.reason_phrase()), (Some(Duration::from_secs(1)), Some("busy")));
+    /// assert_eq!(both.metadata_names().collect::<Vec<_>>(), ["RETRY_AFTER", "REASON_PHRASE"]);
     /// ```
     pub fn with_reason_phrase(mut self, reason: &'static str) -> Self {
-        if self.holds_permits() {
-            return self.with_metadata(&MetadataName::REASON_PHRASE, reason.to_string());
+        match self.value {
+            Value::None | Value::Reason(_) => {
+                self.value = Value::Reason(reason);
+                self.remove_extra_value(REASON_PHRASE);
+            }
+            _ => self.set_extra_value(REASON_PHRASE, Box::new(reason.to_string())),
         }
-        self.value = Value::Reason(reason);
-        if self.names == Names::None {
-            self.names = Names::ReasonPhrase;
-        }
+        self.list_name(REASON_PHRASE);
         self
     }
 
@@ -429,11 +467,57 @@ impl RateLimitLease {
         })
     }
 
+    /// The well-known name whose value the inline slot holds, if it holds one.
+    fn inline_name(&self) -> Option<&'static str> {
+        match self.value {
+            Value::RetryAfter(_) | Value::RetryAfterNanos(_) => Some(RETRY_AFTER),
+            Value::Reason(_) => Some(REASON_PHRASE),
+            _ => None,
+        }
+    }
+
+    /// Stores `value` under `name` in the extension, replacing the value stored there under it.
+    fn set_extra_value(&mut self, name: &'static str, value: Box<dyn Any + Send + Sync>) {
+        let values = &mut self.extra_mut().values;
+        match values.iter_mut().find(|(n, _)| *n == name) {
+            Some(slot) => slot.1 = value,
+            None => values.push((name, value)),
+        }
+    }
+
+    /// Removes the extension's value under `name`, if any (never allocates).
+    fn remove_extra_value(&mut self, name: &'static str) {
+        if let Some(extra) = self.extra.as_mut() {
+            extra.values.retain(|(n, _)| *n != name);
+        }
+    }
+
+    /// Lists `name` after the names listed so far, unless it is listed already. Kept in the fixed
+    /// `names` (no allocation) while the extension lists nothing, since those come first.
+    fn list_name(&mut self, name: &'static str) {
+        if self.own_names().any(|n| n == name) {
+            return;
+        }
+        if self.extra.as_ref().is_none_or(|e| e.names.is_empty())
+            && let Some(names) = self.names.then(name)
+        {
+            self.names = names;
+            return;
+        }
+        self.extra_mut().names.push(name);
+    }
+
     /// Attaches a custom metadata value (for custom limiters) and lists its name.
     ///
-    /// The value is boxed (the first custom value also allocates the lease's extension). It is
-    /// read back with [`get`](Self::get) using a name of the same type. A name that already has a
-    /// value keeps it: `get` returns the first value attached under a name.
+    /// The value is boxed in the lease's extension (the first one also allocates the extension),
+    /// except a [`Duration`] under [`RETRY_AFTER`](MetadataName::RETRY_AFTER), which is stored as
+    /// [`with_retry_after`](Self::with_retry_after) stores it. It is read back with
+    /// [`get`](Self::get) using a name of the same type.
+    ///
+    /// As in a dictionary, attaching a value under a name that already has one replaces it
+    /// (whatever its type, and also a value attached by `with_retry_after` or
+    /// [`with_reason_phrase`](Self::with_reason_phrase)); the name stays listed once, where it was
+    /// first listed. New names are listed after those listed so far.
     ///
     /// # Examples
     ///
@@ -444,17 +528,28 @@ impl RateLimitLease {
     /// let lease = RateLimitLease::success().with_metadata(&QUOTA_LEFT, 41);
     /// assert_eq!(lease.get(&QUOTA_LEFT), Some(41));
     /// assert_eq!(lease.metadata_names().collect::<Vec<_>>(), ["QUOTA_LEFT"]);
+    ///
+    /// let lease = lease.with_metadata(&QUOTA_LEFT, 40).with_reason_phrase("almost out");
+    /// assert_eq!(lease.get(&QUOTA_LEFT), Some(40)); // the later value
+    /// assert_eq!(lease.metadata_names().collect::<Vec<_>>(), ["QUOTA_LEFT", "REASON_PHRASE"]);
     /// ```
     pub fn with_metadata<T: Clone + Send + Sync + 'static>(mut self, name: &MetadataName<T>, value: T) -> Self {
-        let extra = self.extra_mut();
-        if !extra.names.contains(&name.name) {
-            extra.names.push(name.name);
+        if name.name == RETRY_AFTER
+            && let Some(&retry_after) = (&value as &dyn Any).downcast_ref::<Duration>()
+        {
+            return self.with_retry_after(retry_after);
         }
-        extra.values.push((name.name, Box::new(value)));
+        if self.inline_name() == Some(name.name) {
+            // Replaced by the value stored below: keep one value per name.
+            self.value = Value::None;
+        }
+        self.set_extra_value(name.name, Box::new(value));
+        self.list_name(name.name);
         self
     }
 
-    /// Lists a metadata name without a value (as .NET leases list their names even on success).
+    /// Lists a metadata name without a value (as .NET leases list their names even on success):
+    /// after the names listed so far, or nowhere new if it is listed already.
     ///
     /// # Examples
     ///
@@ -466,10 +561,7 @@ impl RateLimitLease {
     /// assert_eq!(lease.retry_after(), None); // listed, but no value
     /// ```
     pub fn with_metadata_name(mut self, name: &'static str) -> Self {
-        let extra = self.extra_mut();
-        if !extra.names.contains(&name) {
-            extra.names.push(name);
-        }
+        self.list_name(name);
         self
     }
 

@@ -117,7 +117,7 @@ pub trait RateLimiter: Send + Sync {
     /// withdrawn and its permits leave the queued count at once (requests behind it may then be
     /// served); dropped after the limiter granted it but before it was polled again, the grant is
     /// [refunded](RateLimiter::refund); dropped before its first poll, the limiter never saw it
-    /// (the no-op limiter excepted: it grants when `acquire` is called). Nothing is lost or leaked
+    /// (the no-op limiter too: it grants on the first poll). Nothing is lost or leaked
     /// (details on [`Acquire`]).
     ///
     /// # Examples

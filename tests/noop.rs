@@ -103,3 +103,27 @@ fn shared_between_threads_counts_exactly() {
     }
     assert_eq!(noop.statistics().unwrap().total_successful_leases, 4000);
 }
+
+// Cancel safety, as for every limiter: the request reaches the limiter when the `acquire` future is
+// first polled, so a future dropped unpolled leaves no trace (no success counted).
+#[test]
+fn an_acquire_dropped_unpolled_leaves_no_trace() {
+    let noop = NoopLimiter::new();
+    drop(noop.acquire(1));
+    assert_eq!(noop.statistics().unwrap().total_successful_leases, 0, "dropped unpolled: not counted");
+
+    let mut future = noop.acquire(u32::MAX);
+    assert_eq!(noop.statistics().unwrap().total_successful_leases, 0, "not counted before its first poll");
+    let lease = poll_once(&mut future).expect("ready at its first poll").unwrap();
+    assert!(lease.is_acquired());
+    assert_eq!(lease.metadata_names().count(), 0);
+    assert_eq!(noop.statistics().unwrap().total_successful_leases, 1, "counted when it completes");
+    drop((future, lease));
+    assert_eq!(noop.statistics().unwrap().total_successful_leases, 1);
+
+    // The lease it returns can be refunded like any other of its leases.
+    let lease = poll_once(&mut noop.acquire(1)).unwrap().unwrap();
+    assert_eq!(noop.statistics().unwrap().total_successful_leases, 2);
+    noop.refund(lease);
+    assert_eq!(noop.statistics().unwrap().total_successful_leases, 1);
+}

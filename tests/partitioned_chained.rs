@@ -1239,3 +1239,35 @@ fn statistics_without_reporting_partitions() {
     assert_eq!(pstats(&chain, ""), snapshot(3, 0, 0, 1));
     drop(lease);
 }
+
+// `evict_idle` on a chain forwards to its partitioned limiters (as a translated limiter forwards
+// to its inner one) and returns the sum of what they evicted; a chain in a chain forwards too.
+#[test]
+fn evict_idle_forwards_to_the_chained_limiters() {
+    let clock = ManualClock::new();
+    let first = keyed_concurrency_partitions(&clock, 1, 0);
+    let second = keyed_concurrency_partitions(&clock, 1, 0);
+    let chain = chain![first, second];
+    drop(ptake(&chain, "idle", 1));
+    let busy = ptake(&chain, "busy", 1);
+    assert_eq!(chain.evict_idle(), 0, "not idle long enough yet");
+
+    clock.advance(secs(10)); // the default idle timeout
+    assert_eq!(chain.evict_idle(), 2, "\"idle\"'s partition in each limiter; \"busy\"'s are in use");
+    assert_eq!((first.partition_count(), second.partition_count()), (1, 1));
+    assert_eq!(chain.partition_count(), 2);
+    assert_eq!(chain.evict_idle(), 0, "nothing left to evict");
+
+    let third = keyed_concurrency_partitions(&clock, 1, 0);
+    let inner = Arc::new(chain![first, second]);
+    let outer = chain![inner, third];
+    drop(ptake(&outer, "later", 1));
+    clock.advance(secs(10));
+    assert_eq!(outer.evict_idle(), 3, "\"later\"'s partition in each of the three limiters");
+    assert_eq!((first.partition_count(), second.partition_count(), third.partition_count()), (1, 1, 0));
+
+    drop(busy);
+    clock.advance(secs(10));
+    assert_eq!(chain.evict_idle(), 2);
+    assert_eq!(outer.partition_count(), 0);
+}

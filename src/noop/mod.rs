@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::lease::Names;
 use crate::sync::{AtomicU64, Ordering};
+use crate::wait::{AcquireHost, Begin, Waiter, Wake};
 use crate::{Acquire, AcquireError, RateLimitLease, RateLimiter, RateLimiterStatistics};
 
 /// A limiter that never limits (.NET's `RateLimitPartition.GetNoLimiter`): every
@@ -14,6 +15,12 @@ use crate::{Acquire, AcquireError, RateLimitLease, RateLimiter, RateLimiterStati
 ///
 /// Statistics count every acquisition as successful; the available count is `i64::MAX` (.NET's
 /// `long.MaxValue`), so a chain's "minimum available" treats this limiter as unlimited.
+///
+/// # Cancel safety
+///
+/// As for every limiter, the [`acquire`](RateLimiter::acquire) future does nothing until it is
+/// first polled: that poll grants, counts the success and returns the lease (it never waits). A
+/// future dropped before its first poll leaves no trace (nothing is counted).
 ///
 /// # Examples
 ///
@@ -72,8 +79,9 @@ impl RateLimiter for NoopLimiter {
         Ok(self.grant())
     }
 
-    fn acquire(&self, _permits: u32) -> Acquire<'_> {
-        Acquire::ready(Ok(self.grant()))
+    /// Grants at the future's first poll (see the type's `# Cancel safety`); does not allocate.
+    fn acquire(&self, permits: u32) -> Acquire<'_> {
+        Acquire::queued(self, permits)
     }
 
     fn blocking_acquire(&self, _permits: u32) -> Result<RateLimitLease, AcquireError> {
@@ -101,6 +109,26 @@ impl RateLimiter for NoopLimiter {
             // ORDERING: Relaxed: a statistic.
             self.successes.fetch_sub(1, Ordering::Relaxed);
         }
+    }
+}
+
+/// The `acquire` future's host: its first poll calls `begin`, which always decides at once, so no
+/// request ever queues and the queue methods are never called.
+impl AcquireHost for NoopLimiter {
+    fn begin(&self, _permits: u32, _wake: Wake) -> Begin {
+        Begin::Done(Ok(self.grant()))
+    }
+
+    fn finish(&self, _node: &Waiter, _state: u8) -> Result<RateLimitLease, AcquireError> {
+        unreachable!("a no-op limiter never queues a request")
+    }
+
+    fn cancel(&self, _node: &Waiter) -> bool {
+        unreachable!("a no-op limiter never queues a request")
+    }
+
+    fn refund(&self, lease: RateLimitLease) {
+        RateLimiter::refund(self, lease);
     }
 }
 

@@ -339,6 +339,8 @@ impl<R: ?Sized + 'static> PartitionedRateLimiter<R> {
     /// is forwarded, with its resource, to each of them in order, with the rules of
     /// [`ChainedRateLimiter`](crate::ChainedRateLimiter) (all-or-nothing, the combined lease, the
     /// statistics). The chain does not own them: disposing it leaves them usable.
+    /// [`evict_idle`](Self::evict_idle) and [`partition_count`](Self::partition_count) forward to
+    /// each of them (and sum).
     ///
     /// # Errors
     ///
@@ -609,7 +611,8 @@ impl<R: ?Sized + 'static> PartitionedRateLimiter<R> {
     ///
     /// A partition is idle when its limiter's idle duration has reached the idle timeout (a
     /// no-limiter partition: when it has been unused that long). A translated limiter forwards the
-    /// call; a chain evicts nothing and returns 0 (call it on the chained limiters).
+    /// call to its inner limiter; a chain forwards it to each of its limiters and returns the sum
+    /// of what they evicted.
     ///
     /// # Examples
     ///
@@ -1209,7 +1212,9 @@ impl<R: ?Sized + 'static> Core<R> for ChainedCore<R> {
     }
 
     fn evict_idle(&self) -> usize {
-        0
+        // Forwarded even after the chain is disposed, as a translated limiter forwards it: the
+        // chain does not own its limiters, and evicting their idle partitions is only upkeep.
+        self.limiters.iter().map(|l| l.evict_idle()).sum()
     }
 
     fn partition_count(&self) -> usize {

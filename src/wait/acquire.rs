@@ -69,9 +69,7 @@ pub(crate) trait AcquireHost: Sync {
 ///
 /// Cancel-safe: dropping the future is how a request is cancelled, and nothing is lost or leaked.
 ///
-/// - Dropped before its first poll: the limiter never saw the request. (Exception: the
-///   [`NoopLimiter`](crate::NoopLimiter) grants, and counts the success, when `acquire` is
-///   called; dropping its future drops that lease.)
+/// - Dropped before its first poll: the limiter never saw the request.
 /// - Dropped while queued: the request is withdrawn; its permits leave the queued count at once
 ///   and the queue is processed again, so requests behind it can be served. A withdrawal is not
 ///   counted as a failed lease.
