@@ -62,6 +62,53 @@ pub(crate) use portable_atomic::AtomicU128;
 #[cfg(all(not(tollgate_loom), target_arch = "x86_64"))]
 pub(crate) use self::x86_64::{AtomicU128, prime};
 
+/// Which implementation [`AtomicU128`] uses in this process (x86-64: the inline instructions or
+/// portable_atomic's fallback; elsewhere nothing to choose). A hot path that loads and then CASes
+/// the word asks once ([`u128_mode`]) and passes the answer to [`load_in`] and [`cas_weak_in`],
+/// instead of checking the CPU feature cache on each operation.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct U128Mode(#[cfg(all(not(tollgate_loom), target_arch = "x86_64"))] bool);
+
+/// The implementation [`AtomicU128`] uses in this process.
+#[inline(always)]
+pub(crate) fn u128_mode() -> U128Mode {
+    #[cfg(all(not(tollgate_loom), target_arch = "x86_64"))]
+    return x86_64::mode();
+    #[cfg(not(all(not(tollgate_loom), target_arch = "x86_64")))]
+    U128Mode()
+}
+
+/// `atomic.load(order)`, with the implementation chosen by `mode`.
+#[inline(always)]
+pub(crate) fn load_in(atomic: &AtomicU128, mode: U128Mode, order: Ordering) -> u128 {
+    #[cfg(all(not(tollgate_loom), target_arch = "x86_64"))]
+    return atomic.load_in(mode, order);
+    #[cfg(not(all(not(tollgate_loom), target_arch = "x86_64")))]
+    {
+        let U128Mode() = mode;
+        atomic.load(order)
+    }
+}
+
+/// `atomic.compare_exchange_weak(..)`, with the implementation chosen by `mode`.
+#[inline(always)]
+pub(crate) fn cas_weak_in(
+    atomic: &AtomicU128,
+    mode: U128Mode,
+    current: u128,
+    new: u128,
+    success: Ordering,
+    failure: Ordering,
+) -> Result<u128, u128> {
+    #[cfg(all(not(tollgate_loom), target_arch = "x86_64"))]
+    return atomic.compare_exchange_weak_in(mode, current, new, success, failure);
+    #[cfg(not(all(not(tollgate_loom), target_arch = "x86_64")))]
+    {
+        let U128Mode() = mode;
+        atomic.compare_exchange_weak(current, new, success, failure)
+    }
+}
+
 /// Runs one-time CPU feature detection now (at limiter construction) rather than on the first
 /// decision.
 #[cfg(not(all(not(tollgate_loom), target_arch = "x86_64")))]
@@ -92,16 +139,26 @@ mod x86_64 {
         static NATIVE: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
         // ORDERING: Relaxed: the value is a pure function of the CPU; racing initialisations
         // store the same value.
-        match NATIVE.load(Ordering::Relaxed) {
-            2 => true,
-            1 => false,
-            _ => detect(&NATIVE),
+        // The common answer is tested first (one compare and a predicted branch).
+        let cached = NATIVE.load(Ordering::Relaxed);
+        if cached == 2 {
+            true
+        } else if cached == 1 {
+            false
+        } else {
+            detect(&NATIVE)
         }
     }
 
     /// Detects the CPU features now.
     pub(crate) fn prime() {
         let _ = native();
+    }
+
+    /// The implementation in use (see [`super::u128_mode`]).
+    #[inline(always)]
+    pub(crate) fn mode() -> super::U128Mode {
+        super::U128Mode(native())
     }
 
     #[cold]
@@ -119,7 +176,13 @@ mod x86_64 {
 
         #[inline]
         pub(crate) fn load(&self, order: Ordering) -> u128 {
-            if native() {
+            self.load_in(super::U128Mode(native()), order)
+        }
+
+        /// [`load`](Self::load) with the CPU check already made (see [`super::u128_mode`]).
+        #[inline]
+        pub(crate) fn load_in(&self, mode: super::U128Mode, order: Ordering) -> u128 {
+            if mode.0 {
                 let src = self.inner.as_ptr();
                 let out: __m128i;
                 // SAFETY: `src` is valid and 16-byte aligned (`portable_atomic::AtomicU128` is
@@ -148,7 +211,21 @@ mod x86_64 {
             success: Ordering,
             failure: Ordering,
         ) -> Result<u128, u128> {
-            if native() {
+            self.compare_exchange_weak_in(super::U128Mode(native()), current, new, success, failure)
+        }
+
+        /// [`compare_exchange_weak`](Self::compare_exchange_weak) with the CPU check already made
+        /// (see [`super::u128_mode`]).
+        #[inline]
+        pub(crate) fn compare_exchange_weak_in(
+            &self,
+            mode: super::U128Mode,
+            current: u128,
+            new: u128,
+            success: Ordering,
+            failure: Ordering,
+        ) -> Result<u128, u128> {
+            if mode.0 {
                 // SAFETY: `as_ptr` is valid and 16-byte aligned (as in `load`); the CPU has
                 // `cmpxchg16b` (see `native`).
                 unsafe { cmpxchg16b(self.inner.as_ptr(), current, new) }

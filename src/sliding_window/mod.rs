@@ -347,12 +347,13 @@ impl<C: Clock> Shared<C> {
             return Err(self.exceeded(permits));
         }
         let now = self.now();
-        let word = self.load();
+        let mode = word::mode();
+        let word = word::load_in(&self.hot.word, mode);
         let (lo, hi) = split(word);
         if now < hi && lo & FAST_PATH_BLOCKERS == 0 && permits > 0 {
             if tokens(lo) >= permits {
                 // ORDERING: Relaxed: permit accounting needs only atomicity (see the token bucket).
-                if self.cas(word, word - u128::from(permits), Ordering::Relaxed).is_ok() {
+                if word::cas_in(&self.hot.word, mode, word, word - u128::from(permits), Ordering::Relaxed).is_ok() {
                     self.record(parity(lo), permits);
                     self.count_success_();
                     return Ok(self.success_lease(hi, permits));

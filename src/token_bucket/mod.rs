@@ -420,7 +420,8 @@ impl<C: Clock> Shared<C> {
     #[inline]
     pub(crate) fn attempt(&self, permits: u32) -> Result<RateLimitLease, AcquireError> {
         let now = self.now();
-        let word = self.load();
+        let mode = word::mode();
+        let word = word::load_in(&self.hot.word, mode);
         let (lo, hi) = state::split(word);
         // Fast paths: nothing queued, open, one or more permits.
         if lo & FAST_PATH_BLOCKERS == 0 && permits > 0 {
@@ -431,7 +432,7 @@ impl<C: Clock> Shared<C> {
                 if tokens >= permits {
                     // Take them and keep `next`.
                     // ORDERING: Relaxed: token accounting needs only atomicity (module docs).
-                    if self.cas(word, word - u128::from(permits), Ordering::Relaxed).is_ok() {
+                    if word::cas_in(&self.hot.word, mode, word, word - u128::from(permits), Ordering::Relaxed).is_ok() {
                         self.count_success_();
                         return Ok(self.success_lease(hi, permits));
                     }
@@ -446,7 +447,7 @@ impl<C: Clock> Shared<C> {
                 if view.tokens >= permits {
                     let next = state::join(state::with_tokens(lo, view.tokens - permits), view.next);
                     // ORDERING: Relaxed: token accounting needs only atomicity (module docs).
-                    if self.cas(word, next, Ordering::Relaxed).is_ok() {
+                    if word::cas_in(&self.hot.word, mode, word, next, Ordering::Relaxed).is_ok() {
                         self.count_success_();
                         return Ok(self.success_lease(view.next, permits));
                     }

@@ -4,7 +4,7 @@
 
 use super::state::{join, split};
 use crate::concurrency::state::{self as lo_state, Exit};
-use crate::sync::{AtomicU128, Ordering};
+use crate::sync::{self, AtomicU128, Ordering, U128Mode};
 use crate::wait::{QueueHost, WaitQueue};
 
 #[inline]
@@ -17,6 +17,32 @@ pub(crate) fn load(word: &AtomicU128) -> u128 {
 pub(crate) fn cas(word: &AtomicU128, current: u128, new: u128, success: Ordering) -> Result<u128, u128> {
     // ORDERING: chosen by the caller; failure is Relaxed because every caller re-decides.
     word.compare_exchange_weak(current, new, success, Ordering::Relaxed)
+}
+
+/// The word's implementation, asked once by a hot path that both loads and CASes it.
+#[inline(always)]
+pub(crate) fn mode() -> U128Mode {
+    sync::u128_mode()
+}
+
+/// [`load`] with the implementation already chosen.
+#[inline]
+pub(crate) fn load_in(word: &AtomicU128, mode: U128Mode) -> u128 {
+    // ORDERING: Relaxed: as `load`.
+    sync::load_in(word, mode, Ordering::Relaxed)
+}
+
+/// [`cas`] with the implementation already chosen.
+#[inline]
+pub(crate) fn cas_in(
+    word: &AtomicU128,
+    mode: U128Mode,
+    current: u128,
+    new: u128,
+    success: Ordering,
+) -> Result<u128, u128> {
+    // ORDERING: chosen by the caller; failure is Relaxed because every caller re-decides.
+    sync::cas_weak_in(word, mode, current, new, success, Ordering::Relaxed)
 }
 
 /// CAS loop over the low half's queue bookkeeping (the high half is kept).
