@@ -26,9 +26,12 @@
 //! limiter can guard data like a semaphore.
 //!
 //! **Idle time.** `idle_duration` is `Some` exactly when the word shows every permit back and no
-//! waiter. The stamp is written (with `fetch_max`, so a delayed writer cannot move it backwards)
-//! just before the releasing CAS that makes the limiter idle, while the releaser still holds permits
-//! and so may still touch the state.
+//! waiter. The stamp is written just before the releasing CAS that makes the limiter idle, while
+//! the releaser still holds permits and so may still touch the state (a plain store: no one else
+//! can stamp until that CAS, see `stamp_idle_releasing`), and by a drainer that sees the limiter
+//! idle after a pass (with `fetch_max`, so a delayed drainer cannot move it backwards). A release
+//! that ends a busy period reads the clock for this stamp (as .NET's does); a release that leaves
+//! permits out does not.
 
 mod options;
 pub(crate) mod state;
@@ -276,7 +279,7 @@ impl<C: Clock> Shared<C> {
         let limit = self.permit_limit;
         let word = self.load();
         if state::is_idle(word + u64::from(permits), self.permit_limit) {
-            self.stamp_idle();
+            self.stamp_idle_releasing();
         }
         // ORDERING: Release: publishes the lease holder's writes to the next acquirer. When the
         // CAS also takes the drainer role, the drainer's later Acquire CASes order its work.
@@ -294,6 +297,18 @@ impl<C: Clock> Shared<C> {
         // Once our CAS has returned the permits, another thread may free the state (if the handle
         // is gone): decide from the word and the limit read before the CAS, touching nothing.
         state::is_last_owner(next, limit)
+    }
+
+    /// The stamp written by a release that (by the word it read) returns the last permits out.
+    /// A plain store suffices where the drainer needs `fetch_max`: the releaser still holds those
+    /// permits, so until its CAS no other release can make the limiter idle and no drainer can see
+    /// it idle; a drainer that saw it idle earlier read the clock before this releaser acquired,
+    /// so its `fetch_max` cannot raise the stamp past this one. (A prediction made stale by a
+    /// racing acquisition stamps a limiter that is not idle: harmless, the next idle transition
+    /// stamps again, later.) Saves a locked CAS loop on every release that ends a busy period.
+    fn stamp_idle_releasing(&self) {
+        // ORDERING: Relaxed: the stamp is only read after the word shows idleness (see above).
+        self.hot.idle_since.store(self.clock.now_nanos(), Ordering::Relaxed);
     }
 
     fn stamp_idle(&self) {
