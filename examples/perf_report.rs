@@ -59,7 +59,7 @@ use report::Report;
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
 
 /// The criterion bench files of the suite, run in this order.
-const BENCH_FILES: [&str; 3] = ["vs_governor", "vs_tokio_semaphore", "vs_governor_keyed"];
+const BENCH_FILES: [&str; 4] = ["vs_governor", "vs_tokio_semaphore", "vs_governor_keyed", "lease_handling"];
 
 /// The environment variable that shortens every benchmark (`benches/common/harness.rs`).
 const QUICK_ENV: &str = "TOLLGATE_BENCH_QUICK";
@@ -130,6 +130,20 @@ const WORKLOADS: &[Workload] = &[
         parameter: "tokio worker threads",
     },
     Workload {
+        group: "lease_bucket",
+        title: "What the caller does with the lease: token bucket",
+        operation: "`attempt_acquire(1)` + drop with the lease moved out of the `Result` (`moved`, `unwrap`) or \
+                    dropped in place (`in_place`); governor: `check()` (`benches/lease_handling.rs`)",
+        parameter: "threads",
+    },
+    Workload {
+        group: "lease_concurrency_busy",
+        title: "What the caller does with the lease: concurrency limiter, never idle",
+        operation: "as `lease_bucket`, on a concurrency limiter with one of 1024 permits held; tokio: \
+                    `try_acquire()` + drop",
+        parameter: "threads",
+    },
+    Workload {
         group: "keyed_hot",
         title: "Keyed limiters: one hot key",
         operation: "one decision for a key whose state exists, every call on the same key",
@@ -151,6 +165,14 @@ const HEADLINE: &[(&str, &str, &str, &str, &str)] = &[
     ("concurrency allow (acquire + drop) vs tokio", "semaphore_allow", "tollgate_concurrency", "tokio_semaphore", "1"),
     ("async queued handoff vs tokio (2 workers)", "async_handoff", "tollgate_concurrency", "tokio_semaphore", "2"),
     ("keyed hot key vs governor keyed (dashmap)", "keyed_hot", "tollgate_partitioned", "governor_keyed_dashmap", "1"),
+    ("token bucket allow, lease dropped in place, vs governor", "lease_bucket", "tollgate_in_place", "governor", "1"),
+    (
+        "concurrency allow (never idle), lease dropped in place, vs tokio",
+        "lease_concurrency_busy",
+        "tollgate_in_place",
+        "tokio_semaphore",
+        "1",
+    ),
 ];
 
 /// Contenders in display order; unknown names follow, alphabetically.
@@ -163,6 +185,9 @@ const CONTENDER_ORDER: &[&str] = &[
     "tollgate_chain_bucket_concurrency",
     "tollgate_concurrency",
     "tollgate_partitioned",
+    "tollgate_moved",
+    "tollgate_unwrap",
+    "tollgate_in_place",
     "governor",
     "governor_keyed_dashmap",
     "governor_keyed_hashmap",

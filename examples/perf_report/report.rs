@@ -35,7 +35,7 @@ impl Report<'_> {
         let _ = writeln!(
             md,
             "Written by `examples/perf_report.rs` from criterion's estimates of `benches/vs_governor.rs`, \
-             `benches/vs_tokio_semaphore.rs` and `benches/vs_governor_keyed.rs` (every contender runs the same \
+             `benches/vs_tokio_semaphore.rs`, `benches/vs_governor_keyed.rs` and `benches/lease_handling.rs` (every contender runs the same \
              workload code, `benches/common/`); raw numbers in [`{date}-summary.json`]({date}-summary.json). \
              Re-run the command below to regenerate; do not edit by hand.\n",
             date = self.date
