@@ -38,8 +38,9 @@ fn three_ways<L: RateLimiter>(
     group.bench_function(BenchmarkId::new("tollgate_moved", 1), |b| {
         b.iter(|| matches!(black_box(limiter).attempt_acquire(1), Ok(lease) if lease.is_acquired()))
     });
-    group
-        .bench_function("tollgate_unwrap", |b| b.iter(|| black_box(limiter).attempt_acquire(1).unwrap().is_acquired()));
+    group.bench_function(BenchmarkId::new("tollgate_unwrap", 1), |b| {
+        b.iter(|| black_box(limiter).attempt_acquire(1).unwrap().is_acquired())
+    });
     group.bench_function(BenchmarkId::new("tollgate_in_place", 1), |b| {
         b.iter(|| {
             let result = black_box(limiter).attempt_acquire(1);
