@@ -88,6 +88,16 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! ## Optional features
+//!
+//! - `tower`: the `tollgate::tower` module, a `tower::Layer` that rate-limits a service's
+//!   requests with any limiter or with partitions keyed by the request (HTTP 429 with
+//!   `Retry-After`, or typed errors); see `examples/axum_proxy.rs`.
+//! - `serde`: every options type (and [`QueueProcessingOrder`]) deserializes from configuration
+//!   files, with durations written as `"250ms"`, `"1s"` or `"1m30s"`, and is validated as it is
+//!   read; each options type's docs show the format (for example
+//!   [`TokenBucketRateLimiterOptions`]).
+//!
 //! ## Deliberate differences from .NET
 //!
 //! 1. Cancellation is dropping the future: there is no cancellation-token parameter.
