@@ -66,6 +66,16 @@ impl ConcurrencyLimiterOptions {
     /// # Errors
     ///
     /// `permit_limit must be greater than 0` when it is 0. (`queue_limit` cannot be negative.)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tollgate::ConcurrencyLimiterOptions;
+    ///
+    /// let options = ConcurrencyLimiterOptions { permit_limit: 0, ..Default::default() };
+    /// assert_eq!(options.validate().unwrap_err().to_string(), "permit_limit must be greater than 0");
+    /// assert!(ConcurrencyLimiterOptions { permit_limit: 1, ..options }.validate().is_ok());
+    /// ```
     pub fn validate(&self) -> Result<(), OptionsError> {
         if self.permit_limit == 0 {
             return Err(OptionsError::must_be_positive("permit_limit"));

@@ -97,6 +97,18 @@ impl FixedWindowRateLimiterOptions {
     ///
     /// An [`OptionsError`] naming the first invalid field: a zero `permit_limit`, or a `window`
     /// that is zero or longer than `u64::MAX` nanoseconds (584 years).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tollgate::FixedWindowRateLimiterOptions;
+    ///
+    /// let options = FixedWindowRateLimiterOptions { permit_limit: 100, ..Default::default() };
+    /// assert_eq!(options.validate().unwrap_err().to_string(), "window must be greater than 0");
+    /// let options = FixedWindowRateLimiterOptions { window: Duration::from_secs(1), ..options };
+    /// assert!(options.validate().is_ok());
+    /// ```
     pub fn validate(&self) -> Result<(), OptionsError> {
         if self.permit_limit == 0 {
             return Err(OptionsError::must_be_positive("permit_limit"));

@@ -103,6 +103,21 @@ impl SlidingWindowRateLimiterOptions {
     /// An [`OptionsError`] naming the first invalid field: a zero `permit_limit` or
     /// `segments_per_window`, or a `window` that is zero, longer than `u64::MAX` nanoseconds, or
     /// shorter than `segments_per_window` nanoseconds (a segment would be empty).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tollgate::SlidingWindowRateLimiterOptions;
+    ///
+    /// let options = SlidingWindowRateLimiterOptions {
+    ///     permit_limit: 100,
+    ///     window: Duration::from_secs(1),
+    ///     ..Default::default()
+    /// };
+    /// assert_eq!(options.validate().unwrap_err().to_string(), "segments_per_window must be greater than 0");
+    /// assert!(SlidingWindowRateLimiterOptions { segments_per_window: 10, ..options }.validate().is_ok());
+    /// ```
     pub fn validate(&self) -> Result<(), OptionsError> {
         if self.permit_limit == 0 {
             return Err(OptionsError::must_be_positive("permit_limit"));

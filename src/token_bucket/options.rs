@@ -112,6 +112,19 @@ impl TokenBucketRateLimiterOptions {
     /// An [`OptionsError`] naming the first invalid field: a zero `token_limit` or
     /// `tokens_per_period`, or a `replenishment_period` that is zero or longer than `u64::MAX`
     /// nanoseconds (584 years).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tollgate::TokenBucketRateLimiterOptions;
+    ///
+    /// let options = TokenBucketRateLimiterOptions { token_limit: 10, tokens_per_period: 1, ..Default::default() };
+    /// // The period is still zero:
+    /// assert_eq!(options.validate().unwrap_err().to_string(), "replenishment_period must be greater than 0");
+    /// let options = TokenBucketRateLimiterOptions { replenishment_period: Duration::from_secs(1), ..options };
+    /// assert!(options.validate().is_ok());
+    /// ```
     pub fn validate(&self) -> Result<(), OptionsError> {
         if self.token_limit == 0 {
             return Err(OptionsError::must_be_positive("token_limit"));
