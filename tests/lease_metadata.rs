@@ -4,49 +4,18 @@
 //! under a name that already has one replaces it (a dictionary assignment). The single-value paths
 //! stay allocation-free, measured with a counting global allocator.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::time::Duration;
 
+mod common;
+
+use common::counting::{Counting, allocations_during};
 use tollgate::{
     ConcurrencyLimiter, ConcurrencyLimiterOptions, ManualClock, MetadataName, RateLimitLease, RateLimiter,
     TokenBucketRateLimiter, TokenBucketRateLimiterOptions,
 };
 
-struct Counting;
-
-thread_local! {
-    // Counts only this thread's allocations, so the test harness's threads do not interfere.
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-// SAFETY: forwards every call to the system allocator unchanged; the counter is thread-local and
-// does not allocate.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
 static GLOBAL: Counting = Counting;
-
-fn allocations_during<T>(f: impl FnOnce() -> T) -> (T, u64) {
-    let before = ALLOCATIONS.with(Cell::get);
-    let result = f();
-    (result, ALLOCATIONS.with(Cell::get) - before)
-}
 
 const COST: MetadataName<u32> = MetadataName::new("COST");
 const TENANT: MetadataName<String> = MetadataName::new("TENANT");

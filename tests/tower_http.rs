@@ -6,6 +6,8 @@
 //! timeout only as a failure guard).
 #![cfg(feature = "tower")]
 
+mod common;
+
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -19,6 +21,7 @@ use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::routing::get;
+use common::counting::{self, Counting};
 use http::StatusCode;
 use http_body_util::Empty;
 use hyper_util::client::legacy::Client;
@@ -659,32 +662,6 @@ async fn the_lease_is_held_until_the_inner_response_is_ready() {
 // ---------------------------------------------------------------------------------------------
 // Allocations on the path where the permits are available at once (as documented).
 
-struct Counting;
-
-thread_local! {
-    // Counts only this thread's allocations, so the other tests' threads do not interfere.
-    static ALLOCATIONS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
-}
-
-// SAFETY: forwards every call to the system allocator unchanged; the counter is thread-local and
-// does not allocate.
-unsafe impl std::alloc::GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
-        ALLOCATIONS.with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as the caller's.
-        unsafe { std::alloc::System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { std::alloc::System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as the caller's.
-        unsafe { std::alloc::System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
@@ -694,7 +671,7 @@ where
     S: Service<u32, Response = u32>,
     S::Error: std::fmt::Debug,
 {
-    let before = ALLOCATIONS.with(std::cell::Cell::get);
+    let before = counting::allocations();
     let mut cx = Context::from_waker(Waker::noop());
     assert!(service.poll_ready(&mut cx).is_ready());
     let mut future = std::pin::pin!(service.call(7));
@@ -702,7 +679,7 @@ where
         Poll::Ready(Ok(14)) => {}
         other => panic!("expected Ready(Ok(14)), got {other:?}"),
     }
-    ALLOCATIONS.with(std::cell::Cell::get) - before
+    counting::allocations() - before
 }
 
 #[test]

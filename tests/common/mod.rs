@@ -4,6 +4,7 @@
 //! helper, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
+pub mod counting;
 pub mod fake;
 pub mod limiter;
 pub mod live_bytes;
