@@ -32,6 +32,35 @@ pin_project! {
     /// # Panics
     ///
     /// Polling it again after it returned `Ready` panics, as for any future.
+    ///
+    /// # Examples
+    ///
+    /// A request dropped while it waits in the limiter's queue leaves the queue at once, and the
+    /// inner service never sees it:
+    ///
+    /// ```
+    /// use std::{convert::Infallible, future::Future, sync::Arc, task::{Context, Waker}};
+    /// use tollgate::tower::RateLimitLayer;
+    /// use tollgate::{ConcurrencyLimiter, ConcurrencyLimiterOptions, RateLimiter};
+    /// use tower::{Layer, Service, ServiceExt, service_fn};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let options = ConcurrencyLimiterOptions { permit_limit: 1, queue_limit: 1, ..Default::default() };
+    /// let limiter = Arc::new(ConcurrencyLimiter::new(options)?);
+    /// let echo = service_fn(|n: u32| async move { Ok::<_, Infallible>(n) });
+    /// let mut service = RateLimitLayer::new(limiter.clone()).typed_errors().layer(echo);
+    /// let held = limiter.attempt_acquire(1)?;
+    /// let mut queued = Box::pin(service.ready().await?.call(1));
+    /// assert!(queued.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_pending());
+    /// assert_eq!(limiter.statistics().unwrap().current_queued_count, 1);
+    /// drop(queued); // e.g. the client went away
+    /// assert_eq!(limiter.statistics().unwrap().current_queued_count, 0);
+    /// drop(held);
+    /// assert_eq!(service.oneshot(2).await?, 2);
+    /// # Ok(())
+    /// # }
+    /// ```
     #[must_use = "futures do nothing unless polled"]
     pub struct ResponseFuture<S, Req, M>
     where

@@ -188,6 +188,33 @@ impl<L> RateLimitLayer<L> {
     /// A layer acquiring 1 permit per request from `limiter` (an `Arc` or `&'static` reference to
     /// a [`RateLimiter`](crate::RateLimiter), a [`Keyed`] partitioned limiter, or any
     /// [`RequestLimiter`]), answering refusals with HTTP responses ([`HttpResponse`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{convert::Infallible, sync::Arc, time::Duration};
+    /// use tollgate::tower::RateLimitLayer;
+    /// use tollgate::{ManualClock, TokenBucketRateLimiter, TokenBucketRateLimiterOptions};
+    /// use tower::{Layer, ServiceExt, service_fn};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let clock = ManualClock::new();
+    /// let options = TokenBucketRateLimiterOptions {
+    ///     token_limit: 1, tokens_per_period: 1, replenishment_period: Duration::from_secs(2), ..Default::default()
+    /// };
+    /// let bucket = Arc::new(TokenBucketRateLimiter::with_clock(options, clock.clone())?);
+    /// let ok = service_fn(|_: http::Request<()>| async { Ok::<_, Infallible>(http::Response::new(String::new())) });
+    /// let service = RateLimitLayer::new(bucket).layer(ok);
+    /// assert_eq!(service.clone().oneshot(http::Request::new(())).await?.status(), 200);
+    /// let refused = service.clone().oneshot(http::Request::new(())).await?;
+    /// assert_eq!(refused.status(), 429);
+    /// assert_eq!(refused.headers()["retry-after"], "2");
+    /// clock.advance(Duration::from_secs(2)); // the bucket refills
+    /// assert_eq!(service.oneshot(http::Request::new(())).await?.status(), 200);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn new(limiter: L) -> Self {
         Self { limiter, permits: 1, rejection: HttpResponse }
     }
@@ -195,21 +222,124 @@ impl<L> RateLimitLayer<L> {
 
 impl<L, P, M> RateLimitLayer<L, P, M> {
     /// Each request costs `permits`: a constant `u32` or a `Fn(&Req) -> u32`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{convert::Infallible, sync::Arc};
+    /// use tollgate::tower::RateLimitLayer;
+    /// use tollgate::{ConcurrencyLimiter, ConcurrencyLimiterOptions, RateLimiter};
+    /// use tower::{Layer, ServiceExt, service_fn};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let options = ConcurrencyLimiterOptions { permit_limit: 4, ..Default::default() };
+    /// let limiter = Arc::new(ConcurrencyLimiter::new(options)?);
+    /// // Uploads (PUT) cost all 4 permits, other requests 1.
+    /// let cost = |request: &http::Request<()>| if request.method() == http::Method::PUT { 4 } else { 1 };
+    /// let ok = service_fn(|_: http::Request<()>| async { Ok::<_, Infallible>(http::Response::new(String::new())) });
+    /// let service = RateLimitLayer::new(limiter.clone()).permits(cost).layer(ok);
+    /// let _in_flight = limiter.attempt_acquire(1)?; // one request being handled
+    /// let upload = http::Request::put("/files/a").body(())?;
+    /// assert_eq!(service.clone().oneshot(upload).await?.status(), 429); // 4 > 3 available
+    /// assert_eq!(service.oneshot(http::Request::new(())).await?.status(), 200);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn permits<P2>(self, permits: P2) -> RateLimitLayer<L, P2, M> {
         RateLimitLayer { limiter: self.limiter, permits, rejection: self.rejection }
     }
 
     /// Refusals and acquisition errors become [`RateLimitError`]s (for any service, HTTP or not).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{convert::Infallible, sync::Arc, time::Duration};
+    /// use tollgate::tower::{RateLimitError, RateLimitLayer};
+    /// use tollgate::{ManualClock, TokenBucketRateLimiter, TokenBucketRateLimiterOptions};
+    /// use tower::{Layer, ServiceExt, service_fn};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let options = TokenBucketRateLimiterOptions {
+    ///     token_limit: 1, tokens_per_period: 1, replenishment_period: Duration::from_secs(2), ..Default::default()
+    /// };
+    /// let bucket = Arc::new(TokenBucketRateLimiter::with_clock(options, ManualClock::new())?);
+    /// let double = service_fn(|n: u32| async move { Ok::<_, Infallible>(2 * n) });
+    /// let service = RateLimitLayer::new(bucket).typed_errors().layer(double);
+    /// assert_eq!(service.clone().oneshot(21).await, Ok(42));
+    /// let refused = service.oneshot(21).await.unwrap_err();
+    /// assert!(matches!(refused, RateLimitError::Rejected { .. }));
+    /// assert_eq!(refused.retry_after(), Some(Duration::from_secs(2)));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn typed_errors(self) -> RateLimitLayer<L, P, TypedError> {
         self.rejection(TypedError)
     }
 
     /// Refusals and acquisition errors are answered by `rejection` (see [`Rejection`]).
+    ///
+    /// # Examples
+    ///
+    /// A service of strings that answers refused requests with a canned string:
+    ///
+    /// ```
+    /// use std::{convert::Infallible, sync::Arc};
+    /// use tollgate::tower::{RateLimitLayer, Rejection};
+    /// use tollgate::{AcquireError, ConcurrencyLimiter, ConcurrencyLimiterOptions, RateLimitLease, RateLimiter};
+    /// use tower::{Layer, ServiceExt, service_fn};
+    ///
+    /// #[derive(Clone)]
+    /// struct Canned;
+    ///
+    /// impl<E> Rejection<String, E> for Canned {
+    ///     type Error = E;
+    ///     fn refused(&self, _: RateLimitLease) -> Result<String, E> { Ok("busy, try later".into()) }
+    ///     fn failed(&self, error: AcquireError) -> Result<String, E> { Ok(format!("unavailable: {error}")) }
+    ///     fn inner_error(&self, error: E) -> E { error }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let options = ConcurrencyLimiterOptions { permit_limit: 1, ..Default::default() };
+    /// let limiter = Arc::new(ConcurrencyLimiter::new(options)?);
+    /// let hello = service_fn(|name: &'static str| async move { Ok::<_, Infallible>(format!("hello {name}")) });
+    /// let service = RateLimitLayer::new(limiter.clone()).rejection(Canned).layer(hello);
+    /// let held = limiter.attempt_acquire(1)?;
+    /// assert_eq!(service.clone().oneshot("ann").await?, "busy, try later");
+    /// drop(held);
+    /// assert_eq!(service.oneshot("ann").await?, "hello ann");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn rejection<M2>(self, rejection: M2) -> RateLimitLayer<L, P, M2> {
         RateLimitLayer { limiter: self.limiter, permits: self.permits, rejection }
     }
 
     /// The limiter policy.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{convert::Infallible, sync::Arc};
+    /// use tollgate::tower::RateLimitLayer;
+    /// use tollgate::{ConcurrencyLimiter, ConcurrencyLimiterOptions, RateLimiter};
+    /// use tower::{Layer, ServiceExt, service_fn};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let options = ConcurrencyLimiterOptions { permit_limit: 8, ..Default::default() };
+    /// let limiter = Arc::new(ConcurrencyLimiter::new(options)?);
+    /// let layer = RateLimitLayer::new(limiter).typed_errors();
+    /// let echo = service_fn(|n: u32| async move { Ok::<_, Infallible>(n) });
+    /// assert_eq!(layer.layer(echo).oneshot(1).await?, 1);
+    /// let stats = layer.limiter().statistics().unwrap(); // the services it built share this limiter
+    /// assert_eq!((stats.total_successful_leases, stats.current_available_permits), (1, 8));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn limiter(&self) -> &L {
         &self.limiter
     }
@@ -241,6 +371,45 @@ impl<S, L: Clone, P: Clone, M: Clone> Layer<S> for RateLimitLayer<L, P, M> {
 /// clients, `tower::service_fn` over a `Clone` closure all are). One consequence: a service whose
 /// readiness reserves capacity (e.g. `tower::buffer`'s slot) holds it while the request waits for
 /// permits; a refused request gives it back unused.
+///
+/// # Examples
+///
+/// With a [`ConcurrencyLimiter`](crate::ConcurrencyLimiter), the lease is held while the inner
+/// service works on the request, so it bounds requests in flight:
+///
+/// ```
+/// use std::{convert::Infallible, sync::Arc};
+/// use tokio::sync::Notify;
+/// use tollgate::tower::RateLimit;
+/// use tollgate::{ConcurrencyLimiter, ConcurrencyLimiterOptions, RateLimiter};
+/// use tower::{Service, ServiceExt, service_fn};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let options = ConcurrencyLimiterOptions { permit_limit: 1, ..Default::default() };
+/// let limiter = Arc::new(ConcurrencyLimiter::new(options)?);
+/// let done = Arc::new(Notify::new());
+/// let slow = service_fn({
+///     let done = done.clone();
+///     move |_: http::Request<()>| {
+///         let done = done.clone();
+///         async move { done.notified().await; Ok::<_, Infallible>(http::Response::new(String::new())) }
+///     }
+/// });
+/// let mut service = RateLimit::new(slow, limiter.clone());
+/// let mut first = Box::pin(service.ready().await?.call(http::Request::new(())));
+/// // One poll: `first` is admitted and now waits in the inner service, holding the permit.
+/// let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+/// assert!(std::future::Future::poll(first.as_mut(), &mut cx).is_pending());
+/// let second = service.ready().await?.call(http::Request::new(())).await?;
+/// assert_eq!(second.status(), 429);
+/// assert!(second.headers().get("retry-after").is_none()); // a concurrency limiter gives no hint
+/// done.notify_one();
+/// assert_eq!(first.await?.status(), 200);
+/// assert_eq!(limiter.statistics().unwrap().current_available_permits, 1); // released with the response
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug)]
 pub struct RateLimit<S, L, P = u32, M = HttpResponse> {
     inner: S,
@@ -252,6 +421,29 @@ pub struct RateLimit<S, L, P = u32, M = HttpResponse> {
 impl<S, L> RateLimit<S, L> {
     /// Wraps `inner` with 1 permit per request from `limiter` and HTTP refusals (as
     /// [`RateLimitLayer::new`]`(limiter).layer(inner)`).
+    ///
+    /// # Examples
+    ///
+    /// With a limiter in a `static` (here leaked), a request admitted at once allocates nothing in
+    /// the middleware:
+    ///
+    /// ```
+    /// use std::convert::Infallible;
+    /// use tollgate::tower::RateLimit;
+    /// use tollgate::{ConcurrencyLimiter, ConcurrencyLimiterOptions, RateLimiter};
+    /// use tower::{ServiceExt, service_fn};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let options = ConcurrencyLimiterOptions { permit_limit: 16, ..Default::default() };
+    /// let limiter: &'static ConcurrencyLimiter = Box::leak(Box::new(ConcurrencyLimiter::new(options)?));
+    /// let ok = service_fn(|_: http::Request<()>| async { Ok::<_, Infallible>(http::Response::new(String::new())) });
+    /// let response = RateLimit::new(ok, limiter).oneshot(http::Request::new(())).await?;
+    /// assert_eq!(response.status(), 200);
+    /// assert_eq!(limiter.statistics().unwrap().total_successful_leases, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn new(inner: S, limiter: L) -> Self {
         Self { inner, limiter, permits: 1, rejection: HttpResponse }
     }
@@ -259,21 +451,114 @@ impl<S, L> RateLimit<S, L> {
 
 impl<S, L, P, M> RateLimit<S, L, P, M> {
     /// The inner service.
+    ///
+    /// # Examples
+    ///
+    /// Calling the inner service directly bypasses the limiter:
+    ///
+    /// ```
+    /// use std::{convert::Infallible, sync::Arc};
+    /// use tollgate::tower::RateLimit;
+    /// use tollgate::{ConcurrencyLimiter, ConcurrencyLimiterOptions, RateLimiter};
+    /// use tower::{Service, ServiceExt, service_fn};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let options = ConcurrencyLimiterOptions { permit_limit: 1, ..Default::default() };
+    /// let limiter = Arc::new(ConcurrencyLimiter::new(options)?);
+    /// let _held = limiter.attempt_acquire(1)?; // the limiter refuses everything
+    /// let ok = service_fn(|_: http::Request<()>| async { Ok::<_, Infallible>(http::Response::new(String::new())) });
+    /// let mut service = RateLimit::new(ok, limiter);
+    /// assert_eq!(service.ready().await?.call(http::Request::new(())).await?.status(), 429);
+    /// let bypass = service.get_ref().clone().oneshot(http::Request::new(())).await?;
+    /// assert_eq!(bypass.status(), 200);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn get_ref(&self) -> &S {
         &self.inner
     }
 
     /// The inner service, mutably.
+    ///
+    /// # Examples
+    ///
+    /// Calling the inner service directly bypasses the limiter:
+    ///
+    /// ```
+    /// use std::{convert::Infallible, sync::Arc};
+    /// use tollgate::tower::RateLimit;
+    /// use tollgate::{ConcurrencyLimiter, ConcurrencyLimiterOptions, RateLimiter};
+    /// use tower::{Service, ServiceExt, service_fn};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let options = ConcurrencyLimiterOptions { permit_limit: 1, ..Default::default() };
+    /// let limiter = Arc::new(ConcurrencyLimiter::new(options)?);
+    /// let _held = limiter.attempt_acquire(1)?; // the limiter refuses everything
+    /// let ok = service_fn(|_: http::Request<()>| async { Ok::<_, Infallible>(http::Response::new(String::new())) });
+    /// let mut service = RateLimit::new(ok, limiter);
+    /// assert_eq!(service.ready().await?.call(http::Request::new(())).await?.status(), 429);
+    /// let inner = service.get_mut().ready().await?;
+    /// assert_eq!(inner.call(http::Request::new(())).await?.status(), 200);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn get_mut(&mut self) -> &mut S {
         &mut self.inner
     }
 
     /// The inner service, unwrapped.
+    ///
+    /// # Examples
+    ///
+    /// The unwrapped service is no longer limited:
+    ///
+    /// ```
+    /// use std::{convert::Infallible, sync::Arc};
+    /// use tollgate::tower::RateLimit;
+    /// use tollgate::{ConcurrencyLimiter, ConcurrencyLimiterOptions, RateLimiter};
+    /// use tower::{Service, ServiceExt, service_fn};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let options = ConcurrencyLimiterOptions { permit_limit: 1, ..Default::default() };
+    /// let limiter = Arc::new(ConcurrencyLimiter::new(options)?);
+    /// let _held = limiter.attempt_acquire(1)?; // the limiter refuses everything
+    /// let ok = service_fn(|_: http::Request<()>| async { Ok::<_, Infallible>(http::Response::new(String::new())) });
+    /// let mut service = RateLimit::new(ok, limiter);
+    /// assert_eq!(service.ready().await?.call(http::Request::new(())).await?.status(), 429);
+    /// let inner = service.into_inner();
+    /// assert_eq!(inner.oneshot(http::Request::new(())).await?.status(), 200);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn into_inner(self) -> S {
         self.inner
     }
 
     /// The limiter policy.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{convert::Infallible, sync::Arc};
+    /// use tollgate::tower::RateLimit;
+    /// use tollgate::{ConcurrencyLimiter, ConcurrencyLimiterOptions, RateLimiter};
+    /// use tower::{Service, ServiceExt, service_fn};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let options = ConcurrencyLimiterOptions { permit_limit: 2, ..Default::default() };
+    /// let limiter = Arc::new(ConcurrencyLimiter::new(options)?);
+    /// let ok = service_fn(|_: http::Request<()>| async { Ok::<_, Infallible>(http::Response::new(String::new())) });
+    /// let mut service = RateLimit::new(ok, limiter.clone());
+    /// assert!(Arc::ptr_eq(service.limiter(), &limiter));
+    /// service.ready().await?.call(http::Request::new(())).await?;
+    /// assert_eq!(service.limiter().statistics().unwrap().total_successful_leases, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn limiter(&self) -> &L {
         &self.limiter
     }

@@ -21,6 +21,42 @@ use crate::{Acquire, PartitionedRateLimiter, RateLimiter};
 ///
 /// Implement it to pick a limiter any other way (for example from a route table). The returned
 /// future must own what it borrows; [`Acquire::from_future`] wraps any `'static` future.
+///
+/// # Examples
+///
+/// Uploads acquire from their own limiter, other requests from another:
+///
+/// ```
+/// use std::{convert::Infallible, sync::Arc};
+/// use tollgate::tower::{RateLimitLayer, RequestLimiter};
+/// use tollgate::{Acquire, ConcurrencyLimiter, ConcurrencyLimiterOptions, RateLimiter};
+/// use tower::{Layer, ServiceExt, service_fn};
+///
+/// #[derive(Clone)]
+/// struct ByPath { uploads: Arc<ConcurrencyLimiter>, other: Arc<ConcurrencyLimiter> }
+///
+/// impl<B> RequestLimiter<http::Request<B>> for ByPath {
+///     fn acquire_for(&self, request: &http::Request<B>, permits: u32) -> Acquire<'static> {
+///         let limiter = if request.uri().path().starts_with("/upload") { &self.uploads } else { &self.other };
+///         let limiter = Arc::clone(limiter); // owned by the future
+///         Acquire::from_future(async move { limiter.acquire(permits).await })
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let options = ConcurrencyLimiterOptions { permit_limit: 1, ..Default::default() };
+/// let uploads = Arc::new(ConcurrencyLimiter::new(options.clone())?);
+/// let policy = ByPath { uploads: uploads.clone(), other: Arc::new(ConcurrencyLimiter::new(options)?) };
+/// let ok = service_fn(|_: http::Request<()>| async { Ok::<_, Infallible>(http::Response::new(String::new())) });
+/// let service = RateLimitLayer::new(policy).layer(ok);
+/// let _uploading = uploads.attempt_acquire(1)?; // an upload in progress
+/// let upload = http::Request::put("/upload/a").body(())?;
+/// assert_eq!(service.clone().oneshot(upload).await?.status(), 429);
+/// assert_eq!(service.oneshot(http::Request::new(())).await?.status(), 200); // other requests pass
+/// # Ok(())
+/// # }
+/// ```
 pub trait RequestLimiter<Req> {
     /// The acquisition of `permits` for `request`. It is polled by the response future, so queue
     /// settings apply, and dropped (withdrawing the request) if the response future is dropped.
@@ -96,11 +132,67 @@ pub struct Keyed<P, F> {
 
 impl<P, F> Keyed<P, F> {
     /// Requests acquire from `partitions`, from the partition of `key(&request)`.
+    ///
+    /// # Examples
+    ///
+    /// One request per user (the first path segment) until the bucket refills; users do not affect
+    /// each other:
+    ///
+    /// ```
+    /// use std::{convert::Infallible, sync::Arc, time::Duration};
+    /// use tollgate::tower::{Keyed, RateLimitLayer};
+    /// use tollgate::{PartitionedRateLimiter, RateLimitPartition, TokenBucketRateLimiterOptions};
+    /// use tower::{Layer, ServiceExt, service_fn};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let per_user = Arc::new(PartitionedRateLimiter::new(|user: &String| {
+    ///     RateLimitPartition::get_token_bucket_limiter(user.clone(), |_| TokenBucketRateLimiterOptions {
+    ///         token_limit: 1,
+    ///         tokens_per_period: 1,
+    ///         replenishment_period: Duration::from_secs(60),
+    ///         ..Default::default()
+    ///     })
+    /// }));
+    /// let user = |request: &http::Request<()>| request.uri().path().split('/').nth(1).unwrap_or_default().to_owned();
+    /// let ok = service_fn(|_: http::Request<()>| async { Ok::<_, Infallible>(http::Response::new(String::new())) });
+    /// let service = RateLimitLayer::new(Keyed::new(per_user, user)).layer(ok);
+    /// let get = |path: &str| http::Request::get(path).body(());
+    /// assert_eq!(service.clone().oneshot(get("/ann/inbox")?).await?.status(), 200);
+    /// assert_eq!(service.clone().oneshot(get("/ann/outbox")?).await?.status(), 429);
+    /// assert_eq!(service.oneshot(get("/bob/inbox")?).await?.status(), 200);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn new(partitions: P, key: F) -> Self {
         Self { partitions, key }
     }
 
     /// The partitioned limiter.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{convert::Infallible, sync::Arc};
+    /// use tollgate::tower::{Keyed, RateLimitLayer};
+    /// use tollgate::{PartitionedRateLimiter, RateLimitPartition};
+    /// use tower::{Layer, ServiceExt, service_fn};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let per_host = Arc::new(PartitionedRateLimiter::new(|host: &String| {
+    ///     RateLimitPartition::get_no_limiter(host.clone())
+    /// }));
+    /// let host = |request: &http::Request<()>| request.uri().host().unwrap_or_default().to_owned();
+    /// let layer = RateLimitLayer::new(Keyed::new(per_host, host));
+    /// let ok = service_fn(|_: http::Request<()>| async { Ok::<_, Infallible>(http::Response::new(String::new())) });
+    /// for uri in ["http://a.example/", "http://b.example/", "http://a.example/x"] {
+    ///     layer.layer(ok).oneshot(http::Request::get(uri).body(())?).await?;
+    /// }
+    /// assert_eq!(layer.limiter().partitions().partition_count(), 2); // a partition per host
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn partitions(&self) -> &P {
         &self.partitions
     }
@@ -141,6 +233,38 @@ where
 /// nothing. More permits than the limiter's limit fail with
 /// [`AcquireError::PermitLimitExceeded`](crate::AcquireError::PermitLimitExceeded) (see
 /// [`Rejection::failed`](super::Rejection::failed)).
+///
+/// # Examples
+///
+/// Requests cost their declared size in KiB (at least 1); one larger than the whole limit can
+/// never pass, and the [`HttpResponse`](super::HttpResponse) policy answers it 503:
+///
+/// ```
+/// use std::{convert::Infallible, sync::Arc};
+/// use tollgate::tower::{Permits, RateLimitLayer};
+/// use tollgate::{AcquireError, ConcurrencyLimiter, ConcurrencyLimiterOptions};
+/// use tower::{Layer, ServiceExt, service_fn};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let kib = |request: &http::Request<()>| {
+///     let length = request.headers().get("content-length").and_then(|value| value.to_str().ok()?.parse().ok());
+///     u32::max(1, length.unwrap_or(0) / 1024)
+/// };
+/// let upload = |bytes: u32| http::Request::put("/").header("content-length", bytes).body(());
+/// assert_eq!((kib.permits(&upload(8192)?), kib.permits(&http::Request::new(()))), (8, 1));
+///
+/// let options = ConcurrencyLimiterOptions { permit_limit: 64, ..Default::default() };
+/// let limiter = Arc::new(ConcurrencyLimiter::new(options)?);
+/// let ok = service_fn(|_: http::Request<()>| async { Ok::<_, Infallible>(http::Response::new(String::new())) });
+/// let service = RateLimitLayer::new(limiter).permits(kib).layer(ok);
+/// assert_eq!(service.clone().oneshot(upload(8192)?).await?.status(), 200);
+/// let too_big = service.oneshot(upload(1 << 20)?).await?; // 1024 permits > 64
+/// assert_eq!(too_big.status(), 503);
+/// assert_eq!(too_big.extensions().get(), Some(&AcquireError::PermitLimitExceeded { requested: 1024, limit: 64 }));
+/// # Ok(())
+/// # }
+/// ```
 pub trait Permits<Req> {
     /// The permits `request` costs.
     fn permits(&self, request: &Req) -> u32;

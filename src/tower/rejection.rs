@@ -13,6 +13,52 @@ use crate::{AcquireError, RateLimitLease};
 /// Two are built in: [`HttpResponse`] (the default; 429 and 503 responses, for HTTP services) and
 /// [`TypedError`] ([`RateLimitError`], for any service). Implement it for another response (a JSON
 /// body, a gRPC status, a custom header).
+///
+/// # Examples
+///
+/// A 429 with a JSON body giving the wait in milliseconds:
+///
+/// ```
+/// use std::{convert::Infallible, sync::Arc, time::Duration};
+/// use tollgate::tower::{RateLimitLayer, Rejection};
+/// use tollgate::{AcquireError, ManualClock, RateLimitLease, TokenBucketRateLimiter, TokenBucketRateLimiterOptions};
+/// use tower::{Layer, ServiceExt, service_fn};
+///
+/// #[derive(Clone)]
+/// struct Json429;
+///
+/// impl<E> Rejection<http::Response<String>, E> for Json429 {
+///     type Error = E;
+///     fn refused(&self, lease: RateLimitLease) -> Result<http::Response<String>, E> {
+///         let wait = lease.retry_after().unwrap_or_default().as_millis();
+///         let body = format!(r#"{{"error":"rate_limited","retry_after_ms":{wait}}}"#);
+///         let response = http::Response::builder().status(429).header("content-type", "application/json");
+///         Ok(response.body(body).expect("a valid response"))
+///     }
+///     fn failed(&self, error: AcquireError) -> Result<http::Response<String>, E> {
+///         let body = format!(r#"{{"error":"{error}"}}"#);
+///         Ok(http::Response::builder().status(503).body(body).expect("a valid response"))
+///     }
+///     fn inner_error(&self, error: E) -> E {
+///         error
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let options = TokenBucketRateLimiterOptions {
+///     token_limit: 1, tokens_per_period: 1, replenishment_period: Duration::from_millis(1500), ..Default::default()
+/// };
+/// let bucket = Arc::new(TokenBucketRateLimiter::with_clock(options, ManualClock::new())?);
+/// let ok = service_fn(|_: http::Request<()>| async { Ok::<_, Infallible>(http::Response::new("ok".to_string())) });
+/// let service = RateLimitLayer::new(bucket).rejection(Json429).layer(ok);
+/// assert_eq!(service.clone().oneshot(http::Request::new(())).await?.body(), "ok");
+/// let refused = service.oneshot(http::Request::new(())).await?;
+/// assert_eq!(refused.status(), 429);
+/// assert_eq!(refused.body(), r#"{"error":"rate_limited","retry_after_ms":1500}"#);
+/// # Ok(())
+/// # }
+/// ```
 pub trait Rejection<Res, E> {
     /// The service's error type (the inner service's error `E`, or a type wrapping it).
     type Error;
@@ -53,6 +99,34 @@ pub trait Rejection<Res, E> {
 ///   server-side configuration faults that the client cannot fix either, and a 5xx keeps them out
 ///   of the client-error statistics. None of them carries a `Retry-After`.
 /// - The inner service's errors pass through unchanged.
+///
+/// # Examples
+///
+/// ```
+/// use std::{convert::Infallible, sync::Arc, time::Duration};
+/// use tollgate::tower::RateLimitLayer;
+/// use tollgate::{AcquireError, ManualClock, RateLimiter, TokenBucketRateLimiter, TokenBucketRateLimiterOptions};
+/// use tower::{Layer, ServiceExt, service_fn};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let options = TokenBucketRateLimiterOptions {
+///     token_limit: 1, tokens_per_period: 1, replenishment_period: Duration::from_millis(2500), ..Default::default()
+/// };
+/// let bucket = Arc::new(TokenBucketRateLimiter::with_clock(options, ManualClock::new())?);
+/// let ok = service_fn(|_: http::Request<()>| async { Ok::<_, Infallible>(http::Response::new(String::new())) });
+/// let service = RateLimitLayer::new(bucket.clone()).layer(ok); // `HttpResponse` is the default
+/// assert_eq!(service.clone().oneshot(http::Request::new(())).await?.status(), 200);
+/// let refused = service.clone().oneshot(http::Request::new(())).await?;
+/// assert_eq!((refused.status().as_u16(), refused.body().as_str()), (429, ""));
+/// assert_eq!(refused.headers()["retry-after"], "3"); // 2.5 s, rounded up
+/// bucket.dispose(); // shutting down
+/// let failed = service.oneshot(http::Request::new(())).await?;
+/// assert_eq!(failed.status(), 503);
+/// assert_eq!(failed.extensions().get(), Some(&AcquireError::Disposed));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct HttpResponse;
 
@@ -103,6 +177,31 @@ impl<B: Default, E> Rejection<http::Response<B>, E> for HttpResponse {
 
 /// The typed-error policy, for any service: refusals and acquisition errors become
 /// [`RateLimitError`]s, and the inner service's errors are wrapped in [`RateLimitError::Inner`].
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use tollgate::tower::{RateLimitError, RateLimitLayer, TypedError};
+/// use tollgate::{AcquireError, ConcurrencyLimiter, ConcurrencyLimiterOptions, RateLimiter};
+/// use tower::{Layer, ServiceExt, service_fn};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let options = ConcurrencyLimiterOptions { permit_limit: 1, ..Default::default() };
+/// let limiter = Arc::new(ConcurrencyLimiter::new(options)?);
+/// let sqrt = service_fn(|x: f64| async move { if x < 0.0 { Err("negative") } else { Ok(x.sqrt()) } });
+/// let service = RateLimitLayer::new(limiter.clone()).rejection(TypedError).layer(sqrt);
+/// assert_eq!(service.clone().oneshot(4.0).await, Ok(2.0));
+/// assert_eq!(service.clone().oneshot(-1.0).await, Err(RateLimitError::Inner("negative")));
+/// let held = limiter.attempt_acquire(1)?;
+/// assert!(service.clone().oneshot(4.0).await.unwrap_err().is_rejected());
+/// drop(held);
+/// limiter.dispose();
+/// assert_eq!(service.oneshot(4.0).await, Err(RateLimitError::Acquire(AcquireError::Disposed)));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TypedError;
 
@@ -126,6 +225,23 @@ impl<Res, E> Rejection<Res, E> for TypedError {
 }
 
 /// The error of a [`RateLimit`](super::RateLimit) service with the [`TypedError`] policy.
+///
+/// # Examples
+///
+/// ```
+/// use std::{error::Error, io, time::Duration};
+/// use tollgate::AcquireError;
+/// use tollgate::tower::RateLimitError;
+///
+/// let wait = Some(Duration::from_secs(2));
+/// let rejected = RateLimitError::<io::Error>::Rejected { retry_after: wait, reason_phrase: None };
+/// assert_eq!(rejected.to_string(), "rate limited; retry after 2s");
+/// let failed = RateLimitError::<io::Error>::Acquire(AcquireError::Disposed);
+/// assert_eq!(failed.to_string(), "rate limiter error: the rate limiter has been disposed");
+/// let inner = RateLimitError::Inner(io::Error::other("connection reset"));
+/// assert_eq!(inner.to_string(), "connection reset"); // transparent
+/// assert!(inner.source().is_none()); // the message is not repeated down the chain
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RateLimitError<E> {
     /// The limiter refused the request (no permits, queue full, evicted from the queue).
@@ -146,6 +262,19 @@ pub enum RateLimitError<E> {
 
 impl<E> RateLimitError<E> {
     /// The retry-after hint of a [`Rejected`](Self::Rejected) error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tollgate::AcquireError;
+    /// use tollgate::tower::RateLimitError;
+    ///
+    /// let wait = Some(Duration::from_millis(250));
+    /// assert_eq!(RateLimitError::<()>::Rejected { retry_after: wait, reason_phrase: None }.retry_after(), wait);
+    /// assert_eq!(RateLimitError::<()>::Rejected { retry_after: None, reason_phrase: None }.retry_after(), None);
+    /// assert_eq!(RateLimitError::<()>::Acquire(AcquireError::Disposed).retry_after(), None); // never: not a refusal
+    /// ```
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             Self::Rejected { retry_after, .. } => *retry_after,
@@ -154,6 +283,17 @@ impl<E> RateLimitError<E> {
     }
 
     /// Whether the limiter refused the request ([`Rejected`](Self::Rejected)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tollgate::AcquireError;
+    /// use tollgate::tower::RateLimitError;
+    ///
+    /// assert!(RateLimitError::<()>::Rejected { retry_after: None, reason_phrase: None }.is_rejected());
+    /// assert!(!RateLimitError::<()>::Acquire(AcquireError::Disposed).is_rejected());
+    /// assert!(!RateLimitError::Inner("timed out").is_rejected());
+    /// ```
     pub fn is_rejected(&self) -> bool {
         matches!(self, Self::Rejected { .. })
     }
