@@ -12,8 +12,8 @@
 //! written field by field with scalar stores; a move copies it with 16-byte loads, which the CPU
 //! cannot forward from those narrower stores, so the copy waits for the stores to retire (a
 //! store-forwarding stall). The difference between `moved` and `in_place` is that stall
-//! (perf-reports/2026-11-29-fast-path.md). Groups: `lease_bucket` (token bucket, roomy quota, vs
-//! governor's `check()`), `lease_concurrency_busy` (concurrency limiter with one of its 1024
+//! (perf-reports/2026-11-29-fast-path.md). Groups: `lease_bucket` (token bucket and governor on
+//! `common::rate`'s roomy quotas, as `vs_governor`), `lease_concurrency_busy` (concurrency limiter with one of its 1024
 //! permits held elsewhere, so a drop does not end a busy period, vs tokio's `try_acquire` on a
 //! semaphore in the same state).
 //!
@@ -22,14 +22,19 @@
 //!
 //! Does not measure: contention, refusals, the async path (see the other bench files).
 
+mod common;
+
 use std::hint::black_box;
-use std::num::NonZeroU32;
-use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, criterion_main};
-use tollgate::{
-    ConcurrencyLimiter, ConcurrencyLimiterOptions, RateLimiter, TokenBucketRateLimiter, TokenBucketRateLimiterOptions,
-};
+use governor::clock::QuantaClock;
+use tollgate::{ConcurrencyLimiter, RateLimiter, TokenBucketRateLimiter};
+
+use common::rate::{self, Governor};
+use common::{harness, one_held};
+
+/// Permits of the concurrency contenders (one of them held throughout).
+const PERMITS: u32 = 1024;
 
 fn three_ways<L: RateLimiter>(
     group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
@@ -51,45 +56,27 @@ fn three_ways<L: RateLimiter>(
 
 fn lease_bucket(c: &mut Criterion) {
     let mut group = c.benchmark_group("lease_bucket");
-    let bucket = TokenBucketRateLimiter::new(TokenBucketRateLimiterOptions {
-        token_limit: u32::MAX,
-        tokens_per_period: 1_000_000_000,
-        replenishment_period: Duration::from_secs(1),
-        ..Default::default()
-    })
-    .expect("valid options");
+    let bucket: TokenBucketRateLimiter = rate::roomy(rate::ALLOW_TICK_1S);
     three_ways(&mut group, &bucket);
-    let quota = governor::Quota::with_period(Duration::from_nanos(1))
-        .expect("a non-zero period")
-        .allow_burst(NonZeroU32::new(u32::MAX).expect("non-zero"));
-    let governor = governor::RateLimiter::direct(quota);
+    let governor: Governor<QuantaClock> = rate::roomy(rate::ALLOW_TICK_1NS);
     group.bench_function(BenchmarkId::new("governor", 1), |b| b.iter(|| black_box(&governor).check().is_ok()));
     group.finish();
 }
 
 fn lease_concurrency_busy(c: &mut Criterion) {
     let mut group = c.benchmark_group("lease_concurrency_busy");
-    let limiter = ConcurrencyLimiter::new(ConcurrencyLimiterOptions { permit_limit: 1024, ..Default::default() })
-        .expect("valid options");
-    let held = limiter.attempt_acquire(1).expect("open");
-    assert!(held.is_acquired());
+    let limiter: ConcurrencyLimiter = one_held(PERMITS);
     three_ways(&mut group, &limiter);
-    let semaphore = tokio::sync::Semaphore::new(1024);
-    let _held = semaphore.try_acquire().expect("a free permit");
+    let semaphore: tokio::sync::Semaphore = one_held(PERMITS);
     group.bench_function(BenchmarkId::new("tokio_semaphore", 1), |b| {
         b.iter(|| black_box(&semaphore).try_acquire().is_ok())
     });
     group.finish();
-    drop(held);
 }
 
 // Written out instead of `criterion_group!`, whose generated `pub fn` has no doc comment.
 fn lease_handling() {
-    let mut criterion = Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
-        .sample_size(30)
-        .configure_from_args();
+    let mut criterion = harness::criterion();
     lease_bucket(&mut criterion);
     lease_concurrency_busy(&mut criterion);
 }
